@@ -1,0 +1,12 @@
+/** `tf.errors.*`: every error foldflow throws carries a Diagnostic. */
+export {
+  OpError,
+  InvalidArgumentError,
+  FailedPreconditionError,
+  NotFoundError,
+  AlreadyExistsError,
+  UnimplementedError,
+  ResourceExhaustedError,
+  InternalError,
+  formatDiagnostic,
+} from "../ir/diagnostics";

@@ -1,0 +1,49 @@
+/**
+ * foldflow's public API: `import * as tf from "foldflow"`. Names follow TensorFlow 1.x in
+ * camelCase; keyword arguments become one options object.
+ */
+import "../ir/ops/index";
+
+export { Graph, Operation, Tensor, getDefaultGraph, resetDefaultGraph } from "../ir/graph";
+export { NDArray, ndarray } from "../ir/ndarray";
+export type { NestedArray } from "../ir/ndarray";
+export type { DType } from "../ir/dtype";
+export type { Shape } from "../ir/shape";
+export type { Diagnostic } from "../ir/diagnostics";
+export * as errors from "./errors";
+
+export { nameScope, controlDependencies } from "./graph-api";
+export { GraphKeys, getCollection, getCollectionRef, addToCollection, addToCollections } from "./collections";
+export {
+  Variable,
+  AUTO_REUSE,
+  getVariable,
+  variableScope,
+  globalVariables,
+  trainableVariables,
+  movingAverageVariables,
+  globalVariablesInitializer,
+  variablesInitializer,
+} from "./variables";
+export type { Regularizer, Constraint, GetVariableOptions, VariableOptions } from "./variables";
+export * as initializers from "./initializers";
+export type { Initializer } from "./initializers";
+
+export { constant, placeholder, placeholderWithDefault } from "../ir/ops/constant";
+export { assign, assignAdd, assignSub } from "../ir/ops/state";
+export { identity, stopGradient, noOp, group, tuple } from "../ir/ops/control";
+export { cond, smartCond } from "./control-flow";
+export {
+  add, sub, mul, div, floorDiv, maximum, minimum, pow, squaredDifference,
+  equal, notEqual, greater, greaterEqual, less, lessEqual, logicalAnd, logicalOr,
+  neg, square, sqrt, rsqrt, exp, log, abs, sigmoid, tanh, reciprocal, sign,
+} from "../ir/ops/elementwise";
+export * from "../ir/ops/array";
+export * from "../ir/ops/reduce";
+export * from "../ir/ops/matmul";
+export type { TensorLike } from "../ir/ops/build";
+
+export * as nn from "./nn";
+export { Session } from "./session";
+export type { SessionOptions, Fetch, FetchResult, BackendName } from "./session";
+export type { FeedDict, FeedValue } from "./runtime/feeds";

@@ -1,0 +1,107 @@
+/** Turning user feeds (names or tensors to values of many forms) into checked NDArrays. */
+import { allocate, coerce, type DType, type TypedArray } from "../../ir/dtype";
+import { invalidArgument, notFound, suggestion } from "../../ir/diagnostics";
+import { Operation, Tensor, type Graph } from "../../ir/graph";
+import { NDArray, flattenNested, type NestedArray } from "../../ir/ndarray";
+import { formatShape, isCompatible, sizeOf, type MaybeShape } from "../../ir/shape";
+
+export type FeedValue = NDArray | TypedArray | NestedArray;
+export type FeedDict = Record<string, FeedValue> | Map<Tensor | string, FeedValue>;
+
+/** Resolves a name ("x", "x:0") to a tensor of `graph`, with a suggestion when unknown. */
+export function resolveTensorName(graph: Graph, name: string, what: string): Tensor {
+  const m = /^(.*):(\d+)$/.exec(name);
+  const opName = m ? m[1] : name;
+  if (!graph.hasOperation(opName))
+    throw notFound({
+      code: "unknown-name",
+      node: name,
+      message: `${what} \`${name}\` is not in the graph`,
+      fix: suggestion(opName, graph.operations.map((o) => o.name), "name"),
+    });
+  return graph.getTensorByName(name);
+}
+
+export function normalizeFeeds(graph: Graph, feeds: FeedDict | undefined): Map<Tensor, NDArray> {
+  const out = new Map<Tensor, NDArray>();
+  if (!feeds) return out;
+  const entries: [Tensor | string, FeedValue][] = feeds instanceof Map ? [...feeds.entries()] : Object.entries(feeds);
+  for (const [key, value] of entries) {
+    let tensor: Tensor;
+    if (key instanceof Tensor) tensor = key;
+    else if ((key as unknown) instanceof Operation) tensor = (key as unknown as Operation).output;
+    else tensor = resolveTensorName(graph, key, "feed key");
+    if (tensor.graph !== graph)
+      throw invalidArgument({
+        code: "foreign-feed",
+        node: tensor.name,
+        message: `feed key \`${tensor.name}\` belongs to another graph than the session's`,
+        fix: "create the session with { graph } for the graph the tensor was built in",
+      });
+    out.set(tensor, toFeedArray(tensor, value));
+  }
+  return out;
+}
+
+/** Converts and checks one feed value against the tensor's dtype and static shape. */
+export function toFeedArray(tensor: Tensor, value: FeedValue): NDArray {
+  const declared = tensor.shape;
+  const mismatch = (received: string, expected: string, fix: string) =>
+    invalidArgument({
+      code: "bad-feed",
+      node: tensor.name,
+      message: `cannot feed this value for tensor \`${tensor.name}\``,
+      expected,
+      received,
+      fix,
+    });
+  let array: NDArray;
+  if (value instanceof NDArray) {
+    if (value.dtype !== tensor.dtype)
+      throw mismatch(`dtype ${value.dtype}`, `dtype ${tensor.dtype}`, `convert the value to ${tensor.dtype} before feeding it`);
+    array = value;
+  } else if (ArrayBuffer.isView(value)) {
+    const typed = value as TypedArray;
+    const kind: DType = typed instanceof Int32Array ? "int32" : typed instanceof Uint8Array ? "bool" : "float32";
+    if (kind !== tensor.dtype)
+      throw mismatch(`a ${typed.constructor.name}`, `${tensor.dtype} data`, `pass a ${tensor.dtype === "int32" ? "Int32Array" : tensor.dtype === "bool" ? "Uint8Array" : "Float32Array"}`);
+    const shape = inferFeedShape(declared, typed.length, tensor);
+    const store = allocate(tensor.dtype, typed.length);
+    store.set(typed);
+    array = new NDArray(tensor.dtype, shape, store);
+  } else {
+    const { shape, values, isBool } = flattenNested(value as NestedArray);
+    if (isBool !== (tensor.dtype === "bool") && values.length > 0)
+      throw mismatch(isBool ? "booleans" : "numbers", tensor.dtype, tensor.dtype === "bool" ? "feed true/false" : "feed numbers");
+    if (tensor.dtype === "int32" && values.some((v) => !Number.isInteger(v)))
+      throw mismatch("non-integer numbers", "int32", "round the values or feed a float32 tensor");
+    const store = allocate(tensor.dtype, values.length);
+    for (let i = 0; i < values.length; i++) store[i] = coerce(tensor.dtype, values[i]);
+    array = new NDArray(tensor.dtype, shape, store);
+  }
+  if (!isCompatible(array.shape, declared))
+    throw mismatch(`shape ${formatShape(array.shape)}`, `shape ${formatShape(declared)}`, `feed a value of shape ${formatShape(declared)}`);
+  return array;
+}
+
+function inferFeedShape(declared: MaybeShape, length: number, tensor: Tensor): number[] {
+  if (declared === null) return [length];
+  const unknown = declared.filter((d) => d === null).length;
+  const known = sizeOf(declared.filter((d): d is number => d !== null));
+  const fail = () =>
+    invalidArgument({
+      code: "bad-feed",
+      node: tensor.name,
+      message: `a flat array of ${length} elements does not fit tensor \`${tensor.name}\``,
+      expected: `shape ${formatShape(declared)}`,
+      received: `${length} elements`,
+      fix: "feed an NDArray with an explicit shape, or data whose length fits the declared shape",
+    });
+  if (unknown > 1) throw fail();
+  if (unknown === 0) {
+    if (known !== length) throw fail();
+    return declared as number[];
+  }
+  if (known === 0 || length % known !== 0) throw fail();
+  return declared.map((d) => (d === null ? length / known : d));
+}

@@ -1,0 +1,178 @@
+/**
+ * `tf.Session`: runs the part of a graph that the fetches need, each op at most once, every
+ * control dependency first. Variables live in the session. Fetch structures keep their shape.
+ */
+import { FailedPreconditionError, invalidArgument } from "../ir/diagnostics";
+import { getDefaultGraph, Graph, Operation, Tensor } from "../ir/graph";
+import type { NDArray } from "../ir/ndarray";
+import { DEAD, execute, type RuntimeState, type Value } from "./runtime/interpreter";
+import { normalizeFeeds, resolveTensorName, type FeedDict } from "./runtime/feeds";
+import { planRun } from "./runtime/plan";
+
+export type BackendName = "interpreter" | "js" | "webgpu" | "wasm";
+
+export interface SessionOptions {
+  graph?: Graph;
+  backend?: BackendName;
+}
+
+/** A fetch: a tensor, an operation, a name, or arrays / objects of them. */
+export type Fetch = Tensor | Operation | string | readonly Fetch[] | { readonly [key: string]: Fetch };
+
+type Depth = [never, 0, 1, 2, 3, 4, 5];
+
+/** The result of a fetch: NDArrays where tensors were, `null` where operations were. */
+export type FetchResult<F, D extends number = 5> = [D] extends [never]
+  ? unknown
+  : F extends Tensor
+    ? NDArray
+    : F extends Operation
+      ? null
+      : F extends string
+        ? NDArray
+        : F extends readonly unknown[]
+          ? { -readonly [K in keyof F]: FetchResult<F[K], Depth[D]> }
+          : F extends object
+            ? { -readonly [K in keyof F]: FetchResult<F[K], Depth[D]> }
+            : never;
+
+export class Session {
+  readonly graph: Graph;
+  readonly backend: BackendName;
+  private readonly state: RuntimeState = { variables: new Map(), opState: new Map() };
+  private closed = false;
+  private readonly planCache = new Map<string, { version: number; order: Operation[] }>();
+
+  constructor(options: SessionOptions = {}) {
+    this.graph = options.graph ?? getDefaultGraph();
+    this.backend = options.backend ?? "interpreter";
+    if (this.backend !== "interpreter")
+      throw invalidArgument({
+        code: "unknown-backend",
+        message: `backend "${this.backend}" is not available in this build`,
+        expected: '"interpreter"',
+        received: JSON.stringify(this.backend),
+        fix: 'use { backend: "interpreter" }',
+      });
+  }
+
+  /** Runs the fetches; feeds by name ("x", "x:0") or a Map keyed by tensor. */
+  async run<F extends Fetch>(fetches: F, feeds?: FeedDict): Promise<FetchResult<F>> {
+    return this.runSync(fetches, feeds);
+  }
+
+  /** `run` without the promise, for scripts and tests that do not await. */
+  runSync<F extends Fetch>(fetches: F, feeds?: FeedDict): FetchResult<F> {
+    if (this.closed)
+      throw new FailedPreconditionError({
+        code: "session-closed",
+        message: "attempted to use a closed Session",
+        fix: "create a new tf.Session",
+      });
+    const targets: (Tensor | Operation)[] = [];
+    const structure = this.resolveFetches(fetches, targets);
+    const fed = normalizeFeeds(this.graph, feeds);
+    const values = this.execute(targets, fed);
+    return this.rebuild(structure, values) as FetchResult<F>;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.state.variables.clear();
+  }
+
+  /** The session's variable values, by variable op name (for savers and freezing). */
+  get variableValues(): ReadonlyMap<string, NDArray> {
+    return this.state.variables;
+  }
+
+  /** Sets a variable's value directly (Saver.restore). */
+  setVariableValue(name: string, value: NDArray): void {
+    this.state.variables.set(name, value);
+  }
+
+  private execute(targets: (Tensor | Operation)[], fed: Map<Tensor, NDArray>): Map<string, Value> {
+    const fedNames = new Set([...fed.keys()].map((t) => t.name));
+    const targetOps = targets.filter((t) => !(t instanceof Tensor && fedNames.has(t.name))).map((t) => (t instanceof Tensor ? t.op : t));
+    const order = this.plan(targetOps, fedNames);
+    const values = new Map<string, Value>();
+    for (const [t, v] of fed) values.set(t.name, v);
+    return execute(order, values, this.state);
+  }
+
+  private plan(targets: Operation[], fed: Set<string>): Operation[] {
+    const key = `${[...new Set(targets.map((t) => t.name))].sort().join(",")}|${[...fed].sort().join(",")}`;
+    const hit = this.planCache.get(key);
+    if (hit && hit.version === this.graph.version) return hit.order;
+    const order = planRun(targets, fed);
+    this.planCache.set(key, { version: this.graph.version, order });
+    return order;
+  }
+
+  private resolveFetches(f: Fetch, targets: (Tensor | Operation)[]): FetchNode {
+    if (f instanceof Tensor || f instanceof Operation) {
+      this.checkGraph(f instanceof Tensor ? f.op : f);
+      targets.push(f);
+      return { kind: "leaf", target: f };
+    }
+    if (typeof f === "string") {
+      const target = f.includes(":") ? resolveTensorName(this.graph, f, "fetch") : this.opOrTensor(f);
+      targets.push(target);
+      return { kind: "leaf", target };
+    }
+    if (Array.isArray(f)) return { kind: "array", items: f.map((x) => this.resolveFetches(x, targets)) };
+    if (f && typeof f === "object")
+      return {
+        kind: "object",
+        entries: Object.entries(f as Record<string, Fetch>).map(([k, v]) => [k, this.resolveFetches(v, targets)] as [string, FetchNode]),
+      };
+    throw invalidArgument({
+      code: "bad-fetch",
+      message: "a fetch must be a tensor, an operation, a name, or an array or object of them",
+      received: String(f),
+      fix: "pass tensors, operations or their names to sess.run",
+    });
+  }
+
+  /** A bare name fetches the op's first output when it has one, else the op itself. */
+  private opOrTensor(name: string): Tensor | Operation {
+    const t = resolveTensorName(this.graph, name, "fetch");
+    return t.op.outputs.length ? t : t.op;
+  }
+
+  private checkGraph(op: Operation): void {
+    if (op.graph !== this.graph)
+      throw invalidArgument({
+        code: "foreign-fetch",
+        node: op.name,
+        message: `fetch \`${op.name}\` belongs to another graph than the session's`,
+        fix: "create the session with { graph } for the graph the fetch was built in",
+      });
+  }
+
+  private rebuild(node: FetchNode, values: Map<string, Value>): unknown {
+    switch (node.kind) {
+      case "leaf": {
+        if (node.target instanceof Operation) return null;
+        const v = values.get(node.target.name);
+        if (v === DEAD || v === undefined)
+          throw invalidArgument({
+            code: "dead-fetch",
+            node: node.target.name,
+            message: `fetched tensor \`${node.target.name}\` was not computed: it lies in the untaken branch of a conditional`,
+            fix: "fetch the conditional's output (the tf.cond result) instead of a tensor inside one branch",
+          });
+        return v;
+      }
+      case "array":
+        return node.items.map((n) => this.rebuild(n, values));
+      case "object":
+        return Object.fromEntries(node.entries.map(([k, n]) => [k, this.rebuild(n, values)]));
+    }
+  }
+}
+
+type FetchNode =
+  | { kind: "leaf"; target: Tensor | Operation }
+  | { kind: "array"; items: FetchNode[] }
+  | { kind: "object"; entries: [string, FetchNode][] };
