@@ -84,7 +84,7 @@ function mapResult(r: CondResult, leaf: (t: Tensor | Operation) => Tensor): Cond
   return Object.fromEntries(Object.entries(r as Record<string, CondResult>).map(([k, v]) => [k, mapResult(v, leaf)]));
 }
 
-function mergeResults(graph: Graph, a: CondResult, b: CondResult, wasOp: (t: CondResult) => boolean, path: string): CondResult {
+function mergeResults(graph: Graph, pred: Tensor, a: CondResult, b: CondResult, wasOp: (t: CondResult) => boolean, path: string): CondResult {
   const mismatch = () =>
     invalidArgument({
       code: "cond-structure",
@@ -96,7 +96,9 @@ function mergeResults(graph: Graph, a: CondResult, b: CondResult, wasOp: (t: Con
     });
   if (a instanceof Tensor) {
     if (!(b instanceof Tensor) || a.dtype !== b.dtype) throw mismatch();
-    const merge = graph.addOp({ type: "Merge", name: "Merge", inputs: [a, b] });
+    // Inputs are [false result, true result], as TF builds them; the gradient pass reads the predicate.
+    const merge = graph.addOp({ type: "Merge", name: "Merge", inputs: [b, a] });
+    recordPredicate(graph, merge, pred);
     return wasOp(a) ? merge : merge.outputs[0];
   }
   if (a === null || a === undefined) {
@@ -105,14 +107,23 @@ function mergeResults(graph: Graph, a: CondResult, b: CondResult, wasOp: (t: Con
   }
   if (Array.isArray(a)) {
     if (!Array.isArray(b) || a.length !== b.length) throw mismatch();
-    return a.map((x, i) => mergeResults(graph, x, (b as CondResult[])[i], wasOp, `${path}[${i}]`));
+    return a.map((x, i) => mergeResults(graph, pred, x, (b as CondResult[])[i], wasOp, `${path}[${i}]`));
   }
   const ao = a as Record<string, CondResult>;
   const bo = b as Record<string, CondResult>;
   if (typeof b !== "object" || b === null || Array.isArray(b) || b instanceof Tensor || b instanceof Operation) throw mismatch();
   const keys = Object.keys(ao);
   if (keys.length !== Object.keys(bo).length || keys.some((k) => !(k in bo))) throw mismatch();
-  return Object.fromEntries(keys.map((k) => [k, mergeResults(graph, ao[k], bo[k], wasOp, `${path}.${k}`)]));
+  return Object.fromEntries(keys.map((k) => [k, mergeResults(graph, pred, ao[k], bo[k], wasOp, `${path}.${k}`)]));
+}
+
+function recordPredicate(graph: Graph, merge: Operation, pred: Tensor): void {
+  let map = graph.extras.get("condPredicates") as Map<string, Tensor> | undefined;
+  if (!map) {
+    map = new Map();
+    graph.extras.set("condPredicates", map);
+  }
+  map.set(merge.name, pred);
 }
 
 function describe(r: CondResult): string {
@@ -145,7 +156,7 @@ export function cond<T extends CondResult>(pred: TensorLike | boolean, trueFn: (
     const fromOps = new Set<Tensor>();
     const t = buildBranch(graph, p, 1, trueFn as () => CondResult, fromOps);
     const f = buildBranch(graph, p, 0, falseFn as () => CondResult, fromOps);
-    return mergeResults(graph, t, f, (x) => x instanceof Tensor && fromOps.has(x), "") as T;
+    return mergeResults(graph, p, t, f, (x) => x instanceof Tensor && fromOps.has(x), "") as T;
   });
 }
 

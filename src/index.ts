@@ -44,6 +44,8 @@ export * from "../ir/ops/matmul";
 export type { TensorLike } from "../ir/ops/build";
 
 export * as nn from "./nn";
+export { gradients } from "../passes/gradients";
+export type { GradientsOptions } from "../passes/gradients";
 export { Session } from "./session";
 export type { SessionOptions, Fetch, FetchResult, BackendName } from "./session";
 export type { FeedDict, FeedValue } from "./runtime/feeds";

@@ -14,6 +14,8 @@ export type BackendName = "interpreter" | "js" | "webgpu" | "wasm";
 export interface SessionOptions {
   graph?: Graph;
   backend?: BackendName;
+  /** Interpreter only: compute float32 ops in float64 (finite-difference oracles in tests). */
+  highPrecision?: boolean;
 }
 
 /** A fetch: a tensor, an operation, a name, or arrays / objects of them. */
@@ -39,6 +41,7 @@ export type FetchResult<F, D extends number = 5> = [D] extends [never]
 export class Session {
   readonly graph: Graph;
   readonly backend: BackendName;
+  private readonly highPrecision: boolean;
   private readonly state: RuntimeState = { variables: new Map(), opState: new Map() };
   private closed = false;
   private readonly planCache = new Map<string, { version: number; order: Operation[] }>();
@@ -46,6 +49,7 @@ export class Session {
   constructor(options: SessionOptions = {}) {
     this.graph = options.graph ?? getDefaultGraph();
     this.backend = options.backend ?? "interpreter";
+    this.highPrecision = options.highPrecision ?? false;
     if (this.backend !== "interpreter")
       throw invalidArgument({
         code: "unknown-backend",
@@ -71,7 +75,7 @@ export class Session {
       });
     const targets: (Tensor | Operation)[] = [];
     const structure = this.resolveFetches(fetches, targets);
-    const fed = normalizeFeeds(this.graph, feeds);
+    const fed = normalizeFeeds(this.graph, feeds, this.highPrecision);
     const values = this.execute(targets, fed);
     return this.rebuild(structure, values) as FetchResult<F>;
   }
@@ -97,7 +101,7 @@ export class Session {
     const order = this.plan(targetOps, fedNames);
     const values = new Map<string, Value>();
     for (const [t, v] of fed) values.set(t.name, v);
-    return execute(order, values, this.state);
+    return execute(order, values, this.state, { highPrecision: this.highPrecision });
   }
 
   private plan(targets: Operation[], fed: Set<string>): Operation[] {

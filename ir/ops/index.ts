@@ -7,3 +7,4 @@ import "./random";
 import "./array";
 import "./reduce";
 import "./matmul";
+import "./gradient-support";

@@ -22,7 +22,7 @@ export function resolveTensorName(graph: Graph, name: string, what: string): Ten
   return graph.getTensorByName(name);
 }
 
-export function normalizeFeeds(graph: Graph, feeds: FeedDict | undefined): Map<Tensor, NDArray> {
+export function normalizeFeeds(graph: Graph, feeds: FeedDict | undefined, highPrecision = false): Map<Tensor, NDArray> {
   const out = new Map<Tensor, NDArray>();
   if (!feeds) return out;
   const entries: [Tensor | string, FeedValue][] = feeds instanceof Map ? [...feeds.entries()] : Object.entries(feeds);
@@ -38,13 +38,13 @@ export function normalizeFeeds(graph: Graph, feeds: FeedDict | undefined): Map<T
         message: `feed key \`${tensor.name}\` belongs to another graph than the session's`,
         fix: "create the session with { graph } for the graph the tensor was built in",
       });
-    out.set(tensor, toFeedArray(tensor, value));
+    out.set(tensor, toFeedArray(tensor, value, highPrecision));
   }
   return out;
 }
 
 /** Converts and checks one feed value against the tensor's dtype and static shape. */
-export function toFeedArray(tensor: Tensor, value: FeedValue): NDArray {
+export function toFeedArray(tensor: Tensor, value: FeedValue, highPrecision = false): NDArray {
   const declared = tensor.shape;
   const mismatch = (received: string, expected: string, fix: string) =>
     invalidArgument({
@@ -63,10 +63,11 @@ export function toFeedArray(tensor: Tensor, value: FeedValue): NDArray {
   } else if (ArrayBuffer.isView(value)) {
     const typed = value as TypedArray;
     const kind: DType = typed instanceof Int32Array ? "int32" : typed instanceof Uint8Array ? "bool" : "float32";
+    // Float64Array feeds are float32 values given at high precision (finite-difference checks).
     if (kind !== tensor.dtype)
       throw mismatch(`a ${typed.constructor.name}`, `${tensor.dtype} data`, `pass a ${tensor.dtype === "int32" ? "Int32Array" : tensor.dtype === "bool" ? "Uint8Array" : "Float32Array"}`);
     const shape = inferFeedShape(declared, typed.length, tensor);
-    const store = allocate(tensor.dtype, typed.length);
+    const store = allocate(tensor.dtype, typed.length, highPrecision);
     store.set(typed);
     array = new NDArray(tensor.dtype, shape, store);
   } else {
@@ -75,7 +76,7 @@ export function toFeedArray(tensor: Tensor, value: FeedValue): NDArray {
       throw mismatch(isBool ? "booleans" : "numbers", tensor.dtype, tensor.dtype === "bool" ? "feed true/false" : "feed numbers");
     if (tensor.dtype === "int32" && values.some((v) => !Number.isInteger(v)))
       throw mismatch("non-integer numbers", "int32", "round the values or feed a float32 tensor");
-    const store = allocate(tensor.dtype, values.length);
+    const store = allocate(tensor.dtype, values.length, highPrecision);
     for (let i = 0; i < values.length; i++) store[i] = coerce(tensor.dtype, values[i]);
     array = new NDArray(tensor.dtype, shape, store);
   }

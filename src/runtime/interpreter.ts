@@ -38,9 +38,10 @@ export function slotFor(state: RuntimeState, name: string): VariableSlot {
 /** Runs `order` with `values` pre-filled by the feeds; returns the values map. */
 export function execute(order: Operation[], values: Map<string, Value>, state: RuntimeState, options: ExecuteOptions = {}): Map<string, Value> {
   const deadOps = new Set<Operation>();
+  const planned = new Set(order);
   for (const op of order) {
     const dead = op.controlInputs.some((c) => deadOps.has(c));
-    const inputs: Value[] = op.inputs.map((t, i) => (isRefInput(op, i) ? refPlaceholder(t) : valueOf(values, t, op)));
+    const inputs: Value[] = op.inputs.map((t, i) => (isRefInput(op, i) ? refPlaceholder(t) : valueOf(values, t, op, state, order, planned)));
     if (op.type === "Merge") {
       const live = inputs.findIndex((v) => v !== DEAD);
       if (dead || live < 0) markDead(op, values, deadOps);
@@ -134,7 +135,16 @@ function allUninitialized(order: Operation[], state: RuntimeState, reader: Opera
   });
 }
 
-function valueOf(values: Map<string, Value>, t: Tensor, consumer: Operation): Value {
+/**
+ * A variable is read when its consumer runs, as TF1's ref variables are: a read under
+ * `controlDependencies([update])` sees the update.
+ */
+function valueOf(values: Map<string, Value>, t: Tensor, consumer: Operation, state: RuntimeState, order: Operation[], planned: Set<Operation>): Value {
+  if (t.op.type === "VariableV2" && planned.has(t.op)) {
+    const current = state.variables.get(t.op.name);
+    if (!current) throw allUninitialized(order, state, consumer, uninitialized(t.op.name, consumer.name) as OpError);
+    return current;
+  }
   const v = values.get(t.name);
   if (v === undefined)
     throw new InternalError({
