@@ -47,5 +47,5 @@ export * as nn from "./nn";
 export { gradients } from "../passes/gradients";
 export type { GradientsOptions } from "../passes/gradients";
 export { Session } from "./session";
-export type { SessionOptions, Fetch, FetchResult, BackendName } from "./session";
+export type { SessionOptions, Fetch, FetchResult, BackendName, RunOptions, RunMetadata } from "./session";
 export type { FeedDict, FeedValue } from "./runtime/feeds";

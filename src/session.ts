@@ -18,6 +18,15 @@ export interface SessionOptions {
   highPrecision?: boolean;
 }
 
+/** Filled by `run` when passed in its options: the ops that ran, in order (TF's RunMetadata). */
+export interface RunMetadata {
+  executedOps: string[];
+}
+
+export interface RunOptions {
+  runMetadata?: RunMetadata;
+}
+
 /** A fetch: a tensor, an operation, a name, or arrays / objects of them. */
 export type Fetch = Tensor | Operation | string | readonly Fetch[] | { readonly [key: string]: Fetch };
 
@@ -61,12 +70,12 @@ export class Session {
   }
 
   /** Runs the fetches; feeds by name ("x", "x:0") or a Map keyed by tensor. */
-  async run<F extends Fetch>(fetches: F, feeds?: FeedDict): Promise<FetchResult<F>> {
-    return this.runSync(fetches, feeds);
+  async run<F extends Fetch>(fetches: F, feeds?: FeedDict, options?: RunOptions): Promise<FetchResult<F>> {
+    return this.runSync(fetches, feeds, options);
   }
 
   /** `run` without the promise, for scripts and tests that do not await. */
-  runSync<F extends Fetch>(fetches: F, feeds?: FeedDict): FetchResult<F> {
+  runSync<F extends Fetch>(fetches: F, feeds?: FeedDict, options: RunOptions = {}): FetchResult<F> {
     if (this.closed)
       throw new FailedPreconditionError({
         code: "session-closed",
@@ -76,7 +85,7 @@ export class Session {
     const targets: (Tensor | Operation)[] = [];
     const structure = this.resolveFetches(fetches, targets);
     const fed = normalizeFeeds(this.graph, feeds, this.highPrecision);
-    const values = this.execute(targets, fed);
+    const values = this.execute(targets, fed, options.runMetadata);
     return this.rebuild(structure, values) as FetchResult<F>;
   }
 
@@ -95,13 +104,15 @@ export class Session {
     this.state.variables.set(name, value);
   }
 
-  private execute(targets: (Tensor | Operation)[], fed: Map<Tensor, NDArray>): Map<string, Value> {
+  private execute(targets: (Tensor | Operation)[], fed: Map<Tensor, NDArray>, metadata?: RunMetadata): Map<string, Value> {
     const fedNames = new Set([...fed.keys()].map((t) => t.name));
     const targetOps = targets.filter((t) => !(t instanceof Tensor && fedNames.has(t.name))).map((t) => (t instanceof Tensor ? t.op : t));
     const order = this.plan(targetOps, fedNames);
     const values = new Map<string, Value>();
     for (const [t, v] of fed) values.set(t.name, v);
-    return execute(order, values, this.state, { highPrecision: this.highPrecision });
+    if (metadata) metadata.executedOps = [];
+    const onOp = metadata ? (op: Operation) => void metadata.executedOps.push(op.name) : undefined;
+    return execute(order, values, this.state, { highPrecision: this.highPrecision, onOp });
   }
 
   private plan(targets: Operation[], fed: Set<string>): Operation[] {

@@ -1,0 +1,2 @@
+/** `npm start`: the example foldflow runs by default. */
+import "./control-dependencies";
