@@ -36,7 +36,7 @@ export function checkGradients(
     return { y, xs, grads: tf.gradients(y, xs, weights), weights: w };
   });
   const sess = new tf.Session({ graph: g, highPrecision: true });
-  sess.runSync(tf.variablesInitializer(g.getCollection(tf.GraphKeys.GLOBAL_VARIABLES)));
+  sess.runSync(g.asDefault(() => tf.variablesInitializer(g.getCollection(tf.GraphKeys.GLOBAL_VARIABLES))));
   const base: Record<string, Float64Array> = {};
   for (const [k, v] of Object.entries(feeds)) base[k] = Float64Array.from(v);
   const shaped = (k: string, data: Float64Array): tf.NDArray => {

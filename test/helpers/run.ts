@@ -7,7 +7,7 @@ export function runFresh<T extends tf.Tensor | tf.Tensor[]>(build: () => T, feed
   const g = new tf.Graph();
   const out = g.asDefault(build);
   const sess = new tf.Session({ graph: g });
-  sess.runSync(tf.variablesInitializer(g.getCollection(tf.GraphKeys.GLOBAL_VARIABLES)));
+  sess.runSync(g.asDefault(() => tf.variablesInitializer(g.getCollection(tf.GraphKeys.GLOBAL_VARIABLES))));
   const result = sess.runSync(out as tf.Fetch, feeds);
   return result as T extends tf.Tensor ? tf.NDArray : tf.NDArray[];
 }

@@ -1,6 +1,7 @@
 /** tfjs-core on its CPU backend: the op-level oracle for reference kernels. */
 import * as tfjs from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
+import "@tensorflow/tfjs-core/dist/register_all_gradients";
 
 let ready: Promise<void> | null = null;
 export function tfjsReady(): Promise<void> {
