@@ -4,6 +4,8 @@ import type { NDArray } from "./ndarray";
 import { getOpDef, type Attrs, type AttrValue, type TensorSpec } from "./registry";
 import { formatShape, type MaybeShape } from "./shape";
 import { checkAttrs } from "./attrs";
+import type { GraphDefDocument } from "./graphdef/model";
+import { graphDefDocument, toGraphDef } from "./graphdef/write";
 
 /** The output `index` of an operation. Its name is `op:index`, as in TF. */
 export class Tensor {
@@ -343,6 +345,11 @@ export class Graph {
 
   get collectionKeys(): string[] {
     return [...this.collections.keys()];
+  }
+
+  /** This graph as a TF GraphDef (every op in creation order); `.toText()` gives the .pbtxt. */
+  asGraphDef(): GraphDefDocument {
+    return graphDefDocument(toGraphDef(this));
   }
 }
 

@@ -5,6 +5,8 @@
 import "../ir/ops/index";
 
 export { Graph, Operation, Tensor, getDefaultGraph, resetDefaultGraph } from "../ir/graph";
+export { importGraphDef } from "../ir/graphdef/read";
+export type { GraphDef, NodeDef } from "../ir/graphdef/model";
 export { NDArray, ndarray } from "../ir/ndarray";
 export type { NestedArray } from "../ir/ndarray";
 export type { DType } from "../ir/dtype";

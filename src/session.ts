@@ -70,12 +70,12 @@ export class Session {
   }
 
   /** Runs the fetches; feeds by name ("x", "x:0") or a Map keyed by tensor. */
-  async run<F extends Fetch>(fetches: F, feeds?: FeedDict, options?: RunOptions): Promise<FetchResult<F>> {
+  async run<const F extends Fetch>(fetches: F, feeds?: FeedDict, options?: RunOptions): Promise<FetchResult<F>> {
     return this.runSync(fetches, feeds, options);
   }
 
   /** `run` without the promise, for scripts and tests that do not await. */
-  runSync<F extends Fetch>(fetches: F, feeds?: FeedDict, options: RunOptions = {}): FetchResult<F> {
+  runSync<const F extends Fetch>(fetches: F, feeds?: FeedDict, options: RunOptions = {}): FetchResult<F> {
     if (this.closed)
       throw new FailedPreconditionError({
         code: "session-closed",
@@ -151,8 +151,11 @@ export class Session {
 
   /** A bare name fetches the op's first output when it has one, else the op itself. */
   private opOrTensor(name: string): Tensor | Operation {
-    const t = resolveTensorName(this.graph, name, "fetch");
-    return t.op.outputs.length ? t : t.op;
+    if (this.graph.hasOperation(name)) {
+      const op = this.graph.getOperationByName(name);
+      return op.outputs.length ? op.outputs[0] : op;
+    }
+    return resolveTensorName(this.graph, name, "fetch");
   }
 
   private checkGraph(op: Operation): void {
