@@ -38,7 +38,7 @@ export { cond, smartCond } from "./control-flow";
 export {
   add, sub, mul, div, floorDiv, maximum, minimum, pow, squaredDifference,
   equal, notEqual, greater, greaterEqual, less, lessEqual, logicalAnd, logicalOr,
-  neg, square, sqrt, rsqrt, exp, log, abs, sigmoid, tanh, reciprocal, sign,
+  neg, square, sqrt, rsqrt, exp, log, abs, sigmoid, tanh, reciprocal, sign, floor,
 } from "../ir/ops/elementwise";
 export * from "../ir/ops/array";
 export * from "../ir/ops/reduce";

@@ -6,3 +6,7 @@ export { conv2d, depthwiseConv2d, depthwiseConv2dNative, conv2dBackpropInput, co
 export type { Conv2DOptions, DepthwiseConv2DOptions } from "../ir/ops/conv";
 export { maxPool, avgPool } from "../ir/ops/pool";
 export type { PoolOptions, Padding, DataFormat } from "../ir/ops/pool";
+export { softmax, logSoftmax, biasAdd, dropout } from "../ir/ops/nn";
+export type { DropoutOptions } from "../ir/ops/nn";
+export { softmaxCrossEntropyWithLogitsV2, sparseSoftmaxCrossEntropyWithLogits } from "../ir/ops/cross-entropy";
+export type { SoftmaxCrossEntropyOptions, SparseSoftmaxCrossEntropyOptions } from "../ir/ops/cross-entropy";

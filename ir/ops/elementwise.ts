@@ -5,9 +5,9 @@
  */
 import type { DType } from "../dtype";
 import { invalidArgument } from "../diagnostics";
-import type { Tensor } from "../graph";
+import type { Operation, Tensor } from "../graph";
 import { NDArray } from "../ndarray";
-import { broadcastConcrete, broadcastIndex } from "../broadcast";
+import { broadcastIndex } from "../broadcast";
 import { registerAlias, registerOp, type GradientRule, type KernelContext } from "../registry";
 import { broadcastShapes } from "../shape";
 import { apply1, convertAll, graphOf, type TensorLike } from "./build";
@@ -18,6 +18,8 @@ export interface UnaryRow {
   /** dtypes accepted; defaults to float32 only. */
   dtypes?: readonly DType[];
   gradient?: GradientRule;
+  /** Not differentiable: gradients stop here without an error (TF's NotDifferentiable). */
+  nonDifferentiable?: boolean;
 }
 
 export interface BinaryRow {
@@ -27,6 +29,7 @@ export interface BinaryRow {
   /** Output dtype when it is not the inputs' (comparisons give bool). */
   outDType?: DType;
   gradient?: GradientRule;
+  nonDifferentiable?: boolean;
 }
 
 const NUMERIC: readonly DType[] = ["float32", "int32"];
@@ -54,7 +57,8 @@ export function unaryKernel(fn: (x: number) => number) {
 
 export function binaryKernel(fn: (a: number, b: number) => number, outDType?: DType) {
   return ([a, b]: NDArray[], _: unknown, ctx: KernelContext): NDArray[] => {
-    const shape = broadcastConcrete(a.shape, b.shape);
+    // Fed shapes are checked here: static inference may not have known them.
+    const shape = broadcastShapes(a.shape, b.shape, ctx.node) as number[];
     const ia = broadcastIndex(a.shape, shape);
     const ib = broadcastIndex(b.shape, shape);
     const dtype = outDType ?? a.dtype;
@@ -81,6 +85,7 @@ export function registerUnary(row: UnaryRow): void {
     },
     kernel: unaryKernel(row.fn),
     gradient: row.gradient,
+    nonDifferentiable: row.nonDifferentiable,
   });
 }
 
@@ -104,6 +109,7 @@ export function registerBinary(row: BinaryRow): void {
     },
     kernel: binaryKernel(row.fn, row.outDType),
     gradient: row.gradient,
+    nonDifferentiable: row.nonDifferentiable,
   });
 }
 
@@ -118,46 +124,104 @@ export function unary(type: string, x: TensorLike, name?: string): Tensor {
   return apply1(type, [x], {}, name ?? type);
 }
 
+/** A rule for a single-output op: `dy` is never null when the driver calls it. */
+function rule(math: (dy: Tensor, op: Operation) => (Tensor | null)[]): GradientRule {
+  return (op, [dy]) => (dy ? math(dy, op) : op.inputs.map(() => null));
+}
+const zerosLike = (t: Tensor) => apply1("ZerosLike", [t], {}, "zeros_like");
+const onesLike = (t: Tensor) => apply1("OnesLike", [t], {}, "ones_like");
+/** `tf.where(cond, x, y)`: SelectV2, as TF's math_grad builds it. */
+const select = (cond: Tensor, x: Tensor, y: Tensor) => apply1("SelectV2", [cond, x, y], {}, "SelectV2");
+
+/** Maximum / Minimum: dy goes to the side the selector picked (x on ties), like TF. */
+function selectedSideGrad(selector: string): GradientRule {
+  return rule((dy, op) => {
+    const mask = binary(selector, op.inputs[0], op.inputs[1]);
+    const zeros = zerosLike(dy);
+    return [select(mask, dy, zeros), select(mask, zeros, dy)];
+  });
+}
+
+/** TF's _PowGrad: y·x^(y-1) for x, and z·log(x) where x > 0 (else 0) for y. */
+const powGrad = rule((dy, op) => {
+  const [x, y] = op.inputs;
+  const gx = mul(mul(dy, y), pow(x, sub(y, 1)));
+  if (x.dtype !== "float32") return [gx, null];
+  const mask = greater(x, 0);
+  const logX = select(mask, log(select(mask, x, onesLike(x))), zerosLike(x));
+  return [gx, mul(mul(dy, op.outputs[0]), logX)];
+});
+
 /** Gradient rules go in the rows; they may call the builders below (they run later). */
 export const unaryRows: UnaryRow[] = [
-  { type: "Neg", fn: (x) => -x, dtypes: NUMERIC },
-  { type: "Square", fn: (x) => x * x, dtypes: NUMERIC },
-  { type: "Sqrt", fn: Math.sqrt },
-  { type: "Rsqrt", fn: (x) => 1 / Math.sqrt(x) },
-  { type: "Exp", fn: Math.exp },
-  { type: "Log", fn: Math.log },
-  { type: "Abs", fn: Math.abs, dtypes: NUMERIC },
-  { type: "Relu", fn: (x) => (x > 0 ? x : 0), dtypes: NUMERIC },
-  { type: "Relu6", fn: (x) => Math.min(Math.max(x, 0), 6), dtypes: NUMERIC },
-  { type: "Sigmoid", fn: (x) => 1 / (1 + Math.exp(-x)) },
-  { type: "Tanh", fn: Math.tanh },
-  { type: "Elu", fn: (x) => (x > 0 ? x : Math.expm1(x)) },
-  { type: "Reciprocal", fn: (x) => 1 / x },
-  { type: "Sign", fn: Math.sign, dtypes: NUMERIC },
+  { type: "Neg", fn: (x) => -x, dtypes: NUMERIC, gradient: rule((dy) => [neg(dy)]) },
+  { type: "Square", fn: (x) => x * x, dtypes: NUMERIC, gradient: rule((dy, op) => [mul(dy, mul(op.inputs[0], 2))]) },
+  { type: "Sqrt", fn: Math.sqrt, gradient: rule((dy, op) => [binary("SqrtGrad", op.outputs[0], dy)]) },
+  { type: "Rsqrt", fn: (x) => 1 / Math.sqrt(x), gradient: rule((dy, op) => [binary("RsqrtGrad", op.outputs[0], dy)]) },
+  { type: "Exp", fn: Math.exp, gradient: rule((dy, op) => [mul(dy, op.outputs[0])]) },
+  { type: "Log", fn: Math.log, gradient: rule((dy, op) => [mul(dy, reciprocal(op.inputs[0]))]) },
+  { type: "Abs", fn: Math.abs, dtypes: NUMERIC, gradient: rule((dy, op) => [mul(dy, sign(op.inputs[0]))]) },
+  { type: "Relu", fn: (x) => (x > 0 ? x : 0), dtypes: NUMERIC, gradient: rule((dy, op) => [binary("ReluGrad", dy, op.outputs[0])]) },
+  { type: "Relu6", fn: (x) => Math.min(Math.max(x, 0), 6), dtypes: NUMERIC, gradient: rule((dy, op) => [binary("Relu6Grad", dy, op.outputs[0])]) },
+  { type: "Sigmoid", fn: (x) => 1 / (1 + Math.exp(-x)), gradient: rule((dy, op) => [binary("SigmoidGrad", op.outputs[0], dy)]) },
+  { type: "Tanh", fn: Math.tanh, gradient: rule((dy, op) => [binary("TanhGrad", op.outputs[0], dy)]) },
+  { type: "Elu", fn: (x) => (x > 0 ? x : Math.expm1(x)), gradient: rule((dy, op) => [binary("EluGrad", dy, op.outputs[0])]) },
+  { type: "Reciprocal", fn: (x) => 1 / x, gradient: rule((dy, op) => [binary("ReciprocalGrad", op.outputs[0], dy)]) },
+  { type: "Sign", fn: Math.sign, dtypes: NUMERIC, gradient: rule((_, op) => [zerosLike(op.inputs[0])]) },
+  { type: "Floor", fn: Math.floor, gradient: () => [null] },
 ];
 
 export const binaryRows: BinaryRow[] = [
-  { type: "AddV2", fn: (a, b) => a + b },
-  { type: "Sub", fn: (a, b) => a - b },
-  { type: "Mul", fn: (a, b) => a * b },
-  { type: "RealDiv", fn: (a, b) => a / b, dtypes: ["float32"] },
-  { type: "FloorDiv", fn: (a, b) => Math.floor(a / b) },
-  { type: "Maximum", fn: (a, b) => (a >= b ? a : b) },
-  { type: "Minimum", fn: (a, b) => (a <= b ? a : b) },
-  { type: "Pow", fn: (a, b) => Math.pow(a, b) },
-  { type: "SquaredDifference", fn: (a, b) => (a - b) * (a - b) },
-  { type: "Equal", fn: (a, b) => (a === b ? 1 : 0), dtypes: ["float32", "int32", "bool"], outDType: "bool" },
-  { type: "NotEqual", fn: (a, b) => (a !== b ? 1 : 0), dtypes: ["float32", "int32", "bool"], outDType: "bool" },
-  { type: "Greater", fn: (a, b) => (a > b ? 1 : 0), outDType: "bool" },
-  { type: "GreaterEqual", fn: (a, b) => (a >= b ? 1 : 0), outDType: "bool" },
-  { type: "Less", fn: (a, b) => (a < b ? 1 : 0), outDType: "bool" },
-  { type: "LessEqual", fn: (a, b) => (a <= b ? 1 : 0), outDType: "bool" },
-  { type: "LogicalAnd", fn: (a, b) => (a && b ? 1 : 0), dtypes: ["bool"] },
-  { type: "LogicalOr", fn: (a, b) => (a || b ? 1 : 0), dtypes: ["bool"] },
+  { type: "AddV2", fn: (a, b) => a + b, gradient: rule((dy) => [dy, dy]) },
+  { type: "Sub", fn: (a, b) => a - b, gradient: rule((dy) => [dy, neg(dy)]) },
+  { type: "Mul", fn: (a, b) => a * b, gradient: rule((dy, op) => [mul(dy, op.inputs[1]), mul(op.inputs[0], dy)]) },
+  { type: "RealDiv", fn: (a, b) => a / b, dtypes: ["float32"], gradient: rule((dy, { inputs: [x, y] }) => [div(dy, y), mul(dy, div(div(neg(x), y), y))]) },
+  { type: "FloorDiv", fn: (a, b) => Math.floor(a / b), gradient: () => [null, null] },
+  { type: "Maximum", fn: (a, b) => (a >= b ? a : b), gradient: selectedSideGrad("GreaterEqual") },
+  { type: "Minimum", fn: (a, b) => (a <= b ? a : b), gradient: selectedSideGrad("LessEqual") },
+  { type: "Pow", fn: (a, b) => Math.pow(a, b), gradient: powGrad },
+  { type: "SquaredDifference", fn: (a, b) => (a - b) * (a - b), gradient: rule((dy, { inputs: [x, y] }) => {
+      const gx = mul(mul(dy, 2), sub(x, y));
+      return [gx, neg(gx)];
+    }) },
+  { type: "Equal", fn: (a, b) => (a === b ? 1 : 0), dtypes: ["float32", "int32", "bool"], outDType: "bool", nonDifferentiable: true },
+  { type: "NotEqual", fn: (a, b) => (a !== b ? 1 : 0), dtypes: ["float32", "int32", "bool"], outDType: "bool", nonDifferentiable: true },
+  { type: "Greater", fn: (a, b) => (a > b ? 1 : 0), outDType: "bool", nonDifferentiable: true },
+  { type: "GreaterEqual", fn: (a, b) => (a >= b ? 1 : 0), outDType: "bool", nonDifferentiable: true },
+  { type: "Less", fn: (a, b) => (a < b ? 1 : 0), outDType: "bool", nonDifferentiable: true },
+  { type: "LessEqual", fn: (a, b) => (a <= b ? 1 : 0), outDType: "bool", nonDifferentiable: true },
+  { type: "LogicalAnd", fn: (a, b) => (a && b ? 1 : 0), dtypes: ["bool"], nonDifferentiable: true },
+  { type: "LogicalOr", fn: (a, b) => (a || b ? 1 : 0), dtypes: ["bool"], nonDifferentiable: true },
+];
+
+/**
+ * TF's gradient ops, which the rules above build (and TF GraphDefs of training graphs hold).
+ * Operands as in TF: (y, dy) for SigmoidGrad & co, (gradients, features or outputs) for ReluGrad & co.
+ * Their own rules are TF's second-order ones.
+ */
+export const gradientRows: BinaryRow[] = [
+  { type: "ReluGrad", fn: (g, f) => (f > 0 ? g : 0), gradient: rule((dy, { inputs: [, f] }) => [binary("ReluGrad", dy, f), zerosLike(f)]) },
+  { type: "Relu6Grad", fn: (g, f) => (f > 0 && f < 6 ? g : 0), gradient: rule((dy, { inputs: [, f] }) => [binary("Relu6Grad", dy, f), zerosLike(f)]) },
+  { type: "EluGrad", fn: (g, y) => (y < 0 ? g * (y + 1) : g), dtypes: ["float32"], gradient: rule((dy, { inputs: [g, y] }) =>
+      [binary("EluGrad", dy, y), select(less(y, 0), mul(dy, g), zerosLike(y))]) },
+  { type: "SigmoidGrad", fn: (y, dy) => dy * y * (1 - y), dtypes: ["float32"], gradient: rule((dy, { inputs: [a, b] }) => {
+      const gb = mul(dy, b);
+      return [sub(gb, mul(mul(gb, 2), a)), binary("SigmoidGrad", a, dy)];
+    }) },
+  { type: "TanhGrad", fn: (y, dy) => dy * (1 - y * y), dtypes: ["float32"], gradient: rule((dy, { inputs: [a, b] }) =>
+      [mul(mul(mul(dy, -2), b), a), binary("TanhGrad", a, dy)]) },
+  { type: "SqrtGrad", fn: (y, dy) => (dy * 0.5) / y, dtypes: ["float32"], gradient: rule((dy, { inputs: [a], outputs: [z] }) => {
+      const ga = div(dy, a);
+      return [mul(neg(ga), z), mul(ga, 0.5)];
+    }) },
+  { type: "RsqrtGrad", fn: (y, dy) => dy * -0.5 * y * y * y, dtypes: ["float32"], gradient: rule((dy, { inputs: [a, b] }) =>
+      [mul(mul(mul(dy, -1.5), b), square(a)), binary("RsqrtGrad", a, dy)]) },
+  { type: "ReciprocalGrad", fn: (y, dy) => -dy * y * y, dtypes: ["float32"], gradient: rule((dy, { inputs: [a, b] }) =>
+      [mul(mul(mul(dy, -2), b), a), binary("ReciprocalGrad", a, dy)]) },
 ];
 
 for (const row of unaryRows) registerUnary(row);
-for (const row of binaryRows) registerBinary(row);
+for (const row of [...binaryRows, ...gradientRows]) registerBinary(row);
 registerAlias("Add", "AddV2");
 
 export const add = (a: TensorLike, b: TensorLike, name?: string) => binary("AddV2", a, b, name ?? "add");
@@ -192,3 +256,4 @@ export const tanh = (x: TensorLike, name?: string) => unary("Tanh", x, name ?? "
 export const elu = (x: TensorLike, name?: string) => unary("Elu", x, name ?? "Elu");
 export const reciprocal = (x: TensorLike, name?: string) => unary("Reciprocal", x, name ?? "Reciprocal");
 export const sign = (x: TensorLike, name?: string) => unary("Sign", x, name ?? "Sign");
+export const floor = (x: TensorLike, name?: string) => unary("Floor", x, name ?? "Floor");

@@ -91,7 +91,7 @@ describe("tf.cond", () => {
       const p = tf.placeholder("float32", [], "p");
       expect(() => tf.cond(p, () => tf.constant(1), () => tf.constant(2))).toThrow(/bool/);
       const b = tf.placeholder("bool", [], "b");
-      expect(() => tf.cond(b, () => [tf.constant(1)], () => tf.constant(2))).toThrow(/different structures/);
+      expect(() => tf.cond<tf.Tensor | tf.Tensor[]>(b, () => [tf.constant(1)], () => tf.constant(2))).toThrow(/different structures/);
     });
   });
 
