@@ -46,6 +46,10 @@ export * from "../ir/ops/matmul";
 export type { TensorLike } from "../ir/ops/build";
 
 export * as nn from "./nn";
+export * as layers from "./layers";
+export * as train from "./train";
+export * as losses from "./losses";
+export * as regularizers from "./regularizers";
 export { gradients } from "../passes/gradients";
 export type { GradientsOptions } from "../passes/gradients";
 export { Session } from "./session";
