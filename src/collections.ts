@@ -6,6 +6,7 @@ export const GraphKeys = {
   TRAINABLE_VARIABLES: "trainable_variables",
   LOCAL_VARIABLES: "local_variables",
   MOVING_AVERAGE_VARIABLES: "moving_average_variables",
+  MODEL_VARIABLES: "model_variables",
   UPDATE_OPS: "update_ops",
   REGULARIZATION_LOSSES: "regularization_losses",
   LOSSES: "losses",

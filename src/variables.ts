@@ -66,9 +66,15 @@ export class Variable extends Tensor {
     this.initialValue = built.init;
     this.trainable = options.trainable ?? true;
     this.constraint = options.constraint;
-    this.initializer = graph.nameScope(`${built.op.name}/`, () =>
-      graph.controlDependencies(null, () => assign(this, built.init, { validateShape: options.validateShape ?? true, name: "Assign" }).op),
-    );
+    // Like the variable op, its initializer is built outside any cond branch or control block.
+    const hooks = graph.creationHooks.splice(0, graph.creationHooks.length);
+    try {
+      this.initializer = graph.nameScope(`${built.op.name}/`, () =>
+        graph.controlDependencies(null, () => assign(this, built.init, { validateShape: options.validateShape ?? true, name: "Assign" }).op),
+      );
+    } finally {
+      graph.creationHooks.push(...hooks);
+    }
     const collections = options.collections ?? [GraphKeys.GLOBAL_VARIABLES];
     for (const key of collections) graph.addToCollection(key, this);
     if (this.trainable && !collections.includes(GraphKeys.TRAINABLE_VARIABLES)) graph.addToCollection(GraphKeys.TRAINABLE_VARIABLES, this);

@@ -7,3 +7,4 @@ export { Conv2D, conv2d } from "./convolutional";
 export type { Conv2DOptions, LayerPadding, LayerDataFormat } from "./convolutional";
 export { MaxPooling2D, maxPooling2d, AveragePooling2D, averagePooling2d } from "./pooling";
 export type { Pooling2DOptions } from "./pooling";
+export * from "./batch-norm-exports";
