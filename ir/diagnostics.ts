@@ -46,10 +46,13 @@ export class AlreadyExistsError extends OpError {}
 export class UnimplementedError extends OpError {}
 export class ResourceExhaustedError extends OpError {}
 export class InternalError extends OpError {}
+/** Unrecoverable data loss or corruption: a truncated or corrupted checkpoint (TF's DataLossError). */
+export class DataLossError extends OpError {}
 
 export const invalidArgument = (d: Diagnostic) => new InvalidArgumentError(d);
 export const failedPrecondition = (d: Diagnostic) => new FailedPreconditionError(d);
 export const notFound = (d: Diagnostic) => new NotFoundError(d);
+export const dataLoss = (d: Diagnostic) => new DataLossError(d);
 
 /** Levenshtein distance, for "did you mean" suggestions. */
 export function editDistance(a: string, b: string): number {

@@ -226,20 +226,53 @@ function mergeGrad(op: Operation, [dy]: (Tensor | null)[]): (Tensor | null)[] {
 function predicateOf(merge: Operation): Tensor {
   const recorded = (merge.graph.extras.get("condPredicates") as Map<string, Tensor> | undefined)?.get(merge.name);
   if (recorded) return recorded;
-  // Imported graphs: walk back from the first input to the nearest Switch.
-  const seen = new Set<Operation>();
-  const stack = [merge.inputs[0].op];
-  while (stack.length) {
-    const op = stack.shift()!;
-    if (seen.has(op)) continue;
-    seen.add(op);
-    if (op.type === "Switch") return op.inputs[1];
-    stack.push(...op.inputs.map((t) => t.op), ...op.controlInputs);
-  }
+  // Imported graphs: the conditional whose false side reaches input 0 and whose true side reaches
+  // input 1. Nested conds make the nearest Switch the wrong one: an inner cond's Switches reach
+  // both inputs of its own Merge, but only one input of the outer Merge.
+  const falseSide = switchesAbove(merge.inputs[0]);
+  const trueSide = switchesAbove(merge.inputs[1] ?? merge.inputs[0]);
+  for (const [key, found] of falseSide) if (found.sides.has(0) && trueSide.get(key)?.sides.has(1)) return found.pred;
+  const nearest = [...falseSide.values()][0];
+  if (nearest) return nearest.pred;
   throw invalidArgument({
     code: "merge-without-switch",
     node: merge.name,
     message: `cannot find the predicate of Merge \`${merge.name}\``,
     fix: "build conditionals with tf.cond",
   });
+}
+
+/** The tensor a predicate is an Identity of (cond/pred_id is Identity(pred)): one key for one predicate. */
+function predicateKey(pred: Tensor): string {
+  let t = pred;
+  while (t.op.type === "Identity") t = t.op.inputs[0];
+  return t.name;
+}
+
+/**
+ * The Switches upstream of `start` (through data and control inputs), nearest first, by
+ * predicate: which of their outputs (0: false, 1: true) the walk came through.
+ */
+function switchesAbove(start: Tensor): Map<string, { pred: Tensor; sides: Set<number> }> {
+  const found = new Map<string, { pred: Tensor; sides: Set<number> }>();
+  const seen = new Set<Operation>();
+  const queue: Operation[] = [];
+  const reach = (t: Tensor) => {
+    if (t.op.type === "Switch") {
+      const key = predicateKey(t.op.inputs[1]);
+      const entry = found.get(key) ?? { pred: t.op.inputs[1], sides: new Set<number>() };
+      entry.sides.add(t.index);
+      found.set(key, entry);
+    }
+    queue.push(t.op);
+  };
+  reach(start);
+  for (let i = 0; i < queue.length; i++) {
+    const op = queue[i];
+    if (seen.has(op)) continue;
+    seen.add(op);
+    op.inputs.forEach(reach);
+    queue.push(...op.controlInputs);
+  }
+  return found;
 }

@@ -8,5 +8,6 @@ export {
   UnimplementedError,
   ResourceExhaustedError,
   InternalError,
+  DataLossError,
   formatDiagnostic,
 } from "../ir/diagnostics";

@@ -33,6 +33,7 @@ export type { Initializer } from "./initializers";
 
 export { constant, placeholder, placeholderWithDefault } from "../ir/ops/constant";
 export { assign, assignAdd, assignSub } from "../ir/ops/state";
+export { isVariableInitialized } from "../ir/ops/is-initialized";
 export { identity, stopGradient, noOp, group, tuple } from "../ir/ops/control";
 export { cond, smartCond } from "./control-flow";
 export {

@@ -4,12 +4,17 @@
  * inputs defined later in the file), with the attributes mapped back by the op schemas.
  * Variables come in as plain VariableV2 / Assign ops: a GraphDef has no Variable objects,
  * collections or initializer bookkeeping, so run the initializer by name ("init").
+ * TF1 op types that foldflow spells differently (resource variables, Select, Concat, int64
+ * tensors) are lowered by the tables of tf1-ops.ts; attributes outside the op schemas (T,
+ * _output_shapes, _class ...) are kept and written back.
  */
 import { AlreadyExistsError, invalidArgument, notFound, suggestion } from "../diagnostics";
 import { Graph, type Operation, type Tensor } from "../graph";
-import { getOpDef, type AttrKind, type Attrs, type OpDef } from "../registry";
+import { getOpDef, hasOp, registeredOps, type AttrKind, type Attrs, type OpDef } from "../registry";
 import { attrFromProto, recordedAttrKinds } from "./attr-convert";
+import { checkGraphDefLimits, checkTextLimits, parseWithinStack, type Limits } from "./limits";
 import { parseInputName, type GraphDef, type NodeDef } from "./model";
+import { BUILDERS, lowerNodeDefs, tf1OpTypes, type Lowered, type LoweringContext } from "./tf1-ops";
 import { decodeMessage, GraphDefSchema } from "./schema";
 import { parseErrorDiagnostic, parseTextFormat, type ParseError } from "./text-parser";
 
@@ -25,8 +30,9 @@ export function parseGraphDef(text: string): GraphDefParseResult {
 }
 
 /** Parses a .pbtxt GraphDef; throws InvalidArgumentError with "line L, column C" on the first error. */
-export function fromText(text: string, source = "text"): GraphDef {
-  const r = parseGraphDef(text);
+export function fromText(text: string, source = "text", options: { limits?: Partial<Limits> } = {}): GraphDef {
+  checkTextLimits(text, source, options.limits);
+  const r = parseWithinStack(() => parseGraphDef(text), source);
   if (!r.ok) throw invalidArgument(parseErrorDiagnostic(r.errors[0], source));
   return r.graphDef;
 }
@@ -36,22 +42,26 @@ export interface ImportGraphDefOptions {
   graph?: Graph;
   /** Prefixes every imported name with `prefix/` (TF's import_graph_def `name`). */
   prefix?: string;
+  /** Refuse oversized or deeply nested input before allocating (ir/graphdef/limits.ts). */
+  limits?: Partial<Limits>;
 }
 
 type ParsedInput = ReturnType<typeof parseInputName>;
 
 /** Builds the nodes of a GraphDef (or its text) into a graph and returns the graph. */
 export function importGraphDef(source: GraphDef | string, options: ImportGraphDefOptions = {}): Graph {
-  const graphDef = typeof source === "string" ? fromText(source) : source;
+  const graphDef = typeof source === "string" ? fromText(source, "text", options) : source;
+  checkGraphDefLimits(graphDef, options.limits);
   const graph = options.graph ?? new Graph();
   const prefix = options.prefix ? `${options.prefix.replace(/\/+$/, "")}/` : "";
-  const nodes = graphDef.node;
-  const defs = nodes.map((n) => getOpDef(n.op, n.name));
+  const nodes = lowerNodeDefs(graphDef.node);
+  nodes.forEach(checkOpType);
   const index = indexNodes(nodes);
   const inputs = nodes.map((n) => resolveInputs(n, index));
   const order = dependencyOrder(nodes, inputs, index);
-  const created = new Array<Operation>(nodes.length);
+  const created = new Array<Lowered>(nodes.length);
   const kinds = recordedAttrKinds(graph);
+  const reserved = new Set(nodes.map((n) => prefix + n.name));
   const hooks = graph.creationHooks.splice(0, graph.creationHooks.length);
   try {
     graph.controlDependencies(null, () => {
@@ -61,12 +71,33 @@ export function importGraphDef(source: GraphDef | string, options: ImportGraphDe
         const controls: Operation[] = [];
         for (const p of inputs[i]) {
           const producer = created[index.get(p.node)!];
-          if (p.control) controls.push(producer);
+          if (p.control) controls.push(producer.op);
           else data.push(outputOf(producer, p, node, prefix));
         }
-        const { attrs, extra } = convertAttrs(node, defs[i]);
         const name = prefix + node.name;
-        created[i] = graph.addOp({ type: node.op, name, absoluteName: true, inputs: data, controlInputs: controls, attrs, noCapture: true });
+        let extra: Record<string, AttrKind> = {};
+        const ctx: LoweringContext = {
+          graph,
+          node,
+          name,
+          inputs: data,
+          controls,
+          attrs: (type) => {
+            const converted = convertAttrs(node, getOpDef(type, name));
+            extra = converted.extra;
+            return converted.attrs;
+          },
+          addOp: (type, opInputs, attrs, suffix) => {
+            const opName = suffix === undefined ? name : freeName(graph, `${name}/${suffix}`, reserved);
+            return graph.addOp({ type, name: opName, absoluteName: true, inputs: opInputs, controlInputs: controls, attrs, noCapture: true });
+          },
+        };
+        const builder = BUILDERS[node.op];
+        if (builder) created[i] = builder(ctx);
+        else {
+          const op = ctx.addOp(node.op, data, ctx.attrs(node.op));
+          created[i] = { op, outputs: op.outputs };
+        }
         if (Object.keys(extra).length) kinds.set(name, extra);
       }
     });
@@ -74,6 +105,27 @@ export function importGraphDef(source: GraphDef | string, options: ImportGraphDe
     graph.creationHooks.push(...hooks);
   }
   return graph;
+}
+
+/** An unknown op type is a NotFoundError naming the node, with the closest known type. */
+function checkOpType(node: NodeDef): void {
+  if (hasOp(node.op) || BUILDERS[node.op]) return;
+  throw notFound({
+    code: "unknown-op",
+    node: node.name,
+    message: `op type \`${node.op}\` is not registered: foldflow cannot import node \`${node.name}\``,
+    expected: "an op type foldflow implements",
+    received: node.op,
+    fix: `${suggestion(node.op, [...registeredOps(), ...tf1OpTypes()], "op type")} (or remove the node from the GraphDef before importing, e.g. with TF's extract_sub_graph)`,
+  });
+}
+
+/** `base`, or `base_1`, `base_2` ...: a name neither the graph nor the GraphDef uses. */
+function freeName(graph: Graph, base: string, reserved: Set<string>): string {
+  let name = base;
+  for (let k = 1; graph.hasOperation(name) || reserved.has(name); k++) name = `${base}_${k}`;
+  reserved.add(name);
+  return name;
 }
 
 function indexNodes(nodes: NodeDef[]): Map<string, number> {
@@ -109,17 +161,18 @@ function resolveInputs(node: NodeDef, index: Map<string, number>): ParsedInput[]
   });
 }
 
-function outputOf(producer: Operation, p: ParsedInput, node: NodeDef, prefix: string): Tensor {
-  if (p.index >= producer.outputs.length)
+function outputOf(lowered: Lowered, p: ParsedInput, node: NodeDef, prefix: string): Tensor {
+  const producer = lowered.op;
+  if (p.index >= lowered.outputs.length)
     throw invalidArgument({
       code: "unknown-input",
       node: prefix + node.name,
-      message: `input \`${p.node}:${p.index}\` of node \`${node.name}\` does not exist: \`${p.node}\` (${producer.type}) has ${producer.outputs.length} output(s)`,
-      expected: `an output index below ${producer.outputs.length}`,
+      message: `input \`${p.node}:${p.index}\` of node \`${node.name}\` does not exist: \`${p.node}\` (${producer.type}) has ${lowered.outputs.length} output(s)`,
+      expected: `an output index below ${lowered.outputs.length}`,
       received: String(p.index),
-      fix: producer.outputs.length ? `use \`${p.node}\` (output 0)` : `make \`${p.node}\` a control input: \`^${p.node}\``,
+      fix: lowered.outputs.length ? `use \`${p.node}\` (output 0)` : `make \`${p.node}\` a control input: \`^${p.node}\``,
     });
-  return producer.outputs[p.index];
+  return lowered.outputs[p.index];
 }
 
 /**

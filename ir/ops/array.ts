@@ -6,6 +6,7 @@
  *   slice.ts    Transpose, InvertPermutation, Slice, Pad
  *   join.ts     ConcatV2, ConcatOffset, Pack, Unpack, Split, SplitV, Tile
  *   gather.ts   GatherV2, UnsortedSegmentSum, OneHot, SelectV2
+ *   strided-slice.ts  StridedSlice, StridedSliceGrad
  *
  * Inputs that TF passes as tensors (shapes, axes, perms, multiples, paddings ...) are int32
  * inputs, built as Consts named `<op>/<arg>` like TF; shape inference reads them when constant.
@@ -15,3 +16,5 @@ export { transpose, invertPermutation, slice, pad } from "./array/slice";
 export { concat, stack, unstack, split, tile } from "./array/join";
 export { gather, unsortedSegmentSum, oneHot, where } from "./array/gather";
 export type { OneHotOptions } from "./array/gather";
+export { stridedSlice, stridedSliceGrad } from "./array/strided-slice";
+export type { StridedSliceOptions } from "./array/strided-slice";
