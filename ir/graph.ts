@@ -162,7 +162,7 @@ export class Graph {
     }
     for (const block of this.controlStack) controlInputs.push(...block);
     const attrs = checkAttrs(def, options.attrs ?? {}, name);
-    if (def.inputs === "variadic" && attrs["N"] === undefined) attrs["N"] = inputs.length;
+    if (def.inputs === "variadic" && (options.attrs ?? {})["N"] === undefined) attrs["N"] = inputs.length;
     const specs = def.infer(
       inputs.map((t) => ({ dtype: t.dtype, shape: t.shape, value: constantValue(t) })),
       attrs,

@@ -52,6 +52,8 @@ export * as train from "./train";
 export * as losses from "./losses";
 export * as regularizers from "./regularizers";
 export * as contrib from "./contrib";
+export * as distribute from "./distribute";
+export * as keras from "./keras";
 export * as graphUtil from "./freeze";
 export * as tools from "./tools";
 export { optimizeForInference } from "../passes/pipeline";

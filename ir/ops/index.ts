@@ -15,3 +15,5 @@ import "./cross-entropy";
 import "./training";
 import "./batch-norm";
 import "./batch-norm-global";
+import "./collective";
+import "./is-initialized";
