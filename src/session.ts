@@ -2,12 +2,17 @@
  * `tf.Session`: runs the part of a graph that the fetches need, each op at most once, every
  * control dependency first. Variables live in the session. Fetch structures keep their shape.
  */
-import { FailedPreconditionError, invalidArgument } from "../ir/diagnostics";
+import { FailedPreconditionError, invalidArgument, type Diagnostic } from "../ir/diagnostics";
 import { getDefaultGraph, Graph, Operation, Tensor } from "../ir/graph";
 import type { NDArray } from "../ir/ndarray";
 import { DEAD, execute, type RuntimeState, type Value } from "./runtime/interpreter";
+import { JsBackend } from "./runtime/js-backend";
 import { normalizeFeeds, resolveTensorName, type FeedDict } from "./runtime/feeds";
 import { planRun } from "./runtime/plan";
+import { RunWarnings } from "./runtime/warnings";
+import { checkNumericsHook } from "./runtime/check-numerics";
+import { RunQueue } from "./runtime/run-queue";
+import { checkFeedLimits, resolveLimits, type Limits } from "./limits";
 
 export type BackendName = "interpreter" | "js" | "webgpu" | "wasm";
 
@@ -16,6 +21,12 @@ export interface SessionOptions {
   backend?: BackendName;
   /** Interpreter only: compute float32 ops in float64 (finite-difference oracles in tests). */
   highPrecision?: boolean;
+  /** Receives run-time warnings (a train op that skips UPDATE_OPS, a training batch of 1), each once; default: one line on stderr. */
+  onWarning?: (d: Diagnostic) => void;
+  /** Fail a run at the first op that produces a NaN or an Inf, naming it (runs on the interpreter). */
+  checkNumerics?: boolean;
+  /** Refuse feeds over these limits (maxElements per feed, maxTotalBytes per run); see tf.DEFAULT_LIMITS. */
+  limits?: Partial<Limits>;
 }
 
 /** Filled by `run` when passed in its options: the ops that ran, in order (TF's RunMetadata). */
@@ -54,24 +65,34 @@ export class Session {
   private readonly state: RuntimeState = { variables: new Map(), opState: new Map() };
   private closed = false;
   private readonly planCache = new Map<string, { version: number; order: Operation[] }>();
+  /** The compiled backend, for `backend: "js"`. */
+  readonly js: JsBackend | null;
+  private readonly warnings: RunWarnings;
+  private readonly checkNumerics: boolean;
+  private readonly limits: Limits;
+  private readonly queue = new RunQueue();
 
   constructor(options: SessionOptions = {}) {
     this.graph = options.graph ?? getDefaultGraph();
-    this.backend = options.backend ?? "interpreter";
+    this.checkNumerics = options.checkNumerics ?? false;
+    this.limits = resolveLimits(options.limits);
     this.highPrecision = options.highPrecision ?? false;
-    if (this.backend !== "interpreter")
+    this.backend = options.backend ?? (this.highPrecision ? "interpreter" : ((process.env.FOLDFLOW_BACKEND as BackendName | undefined) ?? "interpreter"));
+    this.warnings = new RunWarnings(this.graph, options.onWarning);
+    if (this.backend !== "interpreter" && this.backend !== "js")
       throw invalidArgument({
         code: "unknown-backend",
         message: `backend "${this.backend}" is not available in this build`,
-        expected: '"interpreter"',
+        expected: '"interpreter" or "js"',
         received: JSON.stringify(this.backend),
-        fix: 'use { backend: "interpreter" }',
+        fix: 'use { backend: "interpreter" } or { backend: "js" }',
       });
+    this.js = this.backend === "js" ? new JsBackend(this.state) : null;
   }
 
   /** Runs the fetches; feeds by name ("x", "x:0") or a Map keyed by tensor. */
   async run<const F extends Fetch>(fetches: F, feeds?: FeedDict, options?: RunOptions): Promise<FetchResult<F>> {
-    return this.runSync(fetches, feeds, options);
+    return this.queue.run(() => this.runSync(fetches, feeds, options));
   }
 
   /** `run` without the promise, for scripts and tests that do not await. */
@@ -84,6 +105,7 @@ export class Session {
       });
     const targets: (Tensor | Operation)[] = [];
     const structure = this.resolveFetches(fetches, targets);
+    checkFeedLimits(feeds, this.limits);
     const fed = normalizeFeeds(this.graph, feeds, this.highPrecision);
     const values = this.execute(targets, fed, options.runMetadata);
     return this.rebuild(structure, values) as FetchResult<F>;
@@ -96,7 +118,8 @@ export class Session {
 
   /** The session's variable values, by variable op name (for savers and freezing). */
   get variableValues(): ReadonlyMap<string, NDArray> {
-    return this.state.variables;
+    // The js backend updates variables in place: hand out copies.
+    return this.js ? this.js.snapshot() : this.state.variables;
   }
 
   /** Sets a variable's value directly (Saver.restore). */
@@ -108,11 +131,21 @@ export class Session {
     const fedNames = new Set([...fed.keys()].map((t) => t.name));
     const targetOps = targets.filter((t) => !(t instanceof Tensor && fedNames.has(t.name))).map((t) => (t instanceof Tensor ? t.op : t));
     const order = this.plan(targetOps, fedNames);
+    if (this.js && !this.checkNumerics) {
+      const fetched = [...new Set(targets.filter((t): t is Tensor => t instanceof Tensor && !fedNames.has(t.name)))];
+      if (metadata) metadata.executedOps = [];
+      const out = this.js.run(order, fed, fetched, { executed: metadata?.executedOps });
+      this.warnings.afterRun(targetOps, order, out);
+      return out;
+    }
     const values = new Map<string, Value>();
     for (const [t, v] of fed) values.set(t.name, v);
     if (metadata) metadata.executedOps = [];
-    const onOp = metadata ? (op: Operation) => void metadata.executedOps.push(op.name) : undefined;
-    return execute(order, values, this.state, { highPrecision: this.highPrecision, onOp });
+    const record = metadata ? (op: Operation) => void metadata.executedOps.push(op.name) : undefined;
+    const onOp = this.checkNumerics ? checkNumericsHook(values, this.state, fedNames, record) : record;
+    const out = execute(order, values, this.state, { highPrecision: this.highPrecision, onOp });
+    this.warnings.afterRun(targetOps, order, out);
+    return out;
   }
 
   private plan(targets: Operation[], fed: Set<string>): Operation[] {

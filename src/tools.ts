@@ -93,3 +93,5 @@ export function formatFoldReport(report: readonly FoldReportRow[]): string {
     )
     .join("\n");
 }
+export { exportOnnx } from "../codegen/onnx/export";
+export type { OnnxExportOptions, OnnxExport, OnnxValue } from "../codegen/onnx/export";

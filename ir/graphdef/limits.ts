@@ -53,14 +53,14 @@ export function resolveLimits(limits?: Partial<Limits>): Limits {
 }
 
 /** The error for `limit` exceeded by `needed`; `where` says how to pass the option. */
-export function limitExceeded(d: { code: string; node?: string; message: string; limit: keyof Limits; value: number; needed: number; where: string }): ResourceExhaustedError {
+export function limitExceeded(d: { code: string; node?: string; message: string; limit: keyof Limits; value: number; needed: number; where: string; note?: string }): ResourceExhaustedError {
   return new ResourceExhaustedError({
     code: d.code,
     node: d.node,
     message: d.message,
     expected: `at most ${d.value} (${d.limit})`,
     received: String(d.needed),
-    fix: `if the input is trusted and really this large, raise the limit: ${d.where.replace("LIMIT", `{ limits: { ${d.limit}: ${d.needed} } }`)}`,
+    fix: `if the input is trusted and really this large, raise the limit: ${d.where.replaceAll("LIMIT", `{ limits: { ${d.limit}: ${d.needed} } }`)}${d.note ?? ""}`,
   });
 }
 
@@ -78,8 +78,10 @@ export function checkTextLimits(text: string, source = "text", limits?: Partial<
   let lineStart = 0;
   let nodes = 0;
   let word = "";
+  let wordAt = { line: 1, column: 1 };
   let listName = ""; // the field a top-level `[ ... ]` list belongs to
-  let deepest: { depth: number; line: number; column: number } | null = null;
+  let deepest = 0;
+  let firstTooDeep: { line: number; column: number } | null = null;
   let extraNode: { line: number; column: number } | null = null;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -93,7 +95,7 @@ export function checkTextLimits(text: string, source = "text", limits?: Partial<
       // a quoted string ends at its closing quote or, unterminated, at the end of the line
       for (i++; i < text.length; i++) {
         const s = text.charCodeAt(i);
-        if (s === 92) i++;
+        if (s === 92 && text.charCodeAt(i + 1) !== 10) i++;
         else if (s === c) break;
         else if (s === 10) {
           i--;
@@ -103,9 +105,10 @@ export function checkTextLimits(text: string, source = "text", limits?: Partial<
       word = "";
     } else if (c === 123 || c === 60) {
       // { or <
-      if (depth === 0 && (word || listName) === "node" && ++nodes > maxNodes && !extraNode) extraNode = { line, column: i - lineStart + 1 };
+      if (depth === 0 && (word || listName) === "node" && ++nodes > maxNodes && !extraNode) extraNode = word ? wordAt : { line, column: i - lineStart + 1 };
       depth++;
-      if (depth > maxNestingDepth && (!deepest || depth > deepest.depth)) deepest = { depth, line, column: i - lineStart + 1 };
+      if (depth > deepest) deepest = depth;
+      if (depth > maxNestingDepth && !firstTooDeep) firstTooDeep = { line, column: i - lineStart + 1 };
       word = "";
     } else if (c === 125 || c === 62) {
       // } or >
@@ -113,7 +116,10 @@ export function checkTextLimits(text: string, source = "text", limits?: Partial<
       word = "";
     } else if (isWordChar(c)) {
       if (i > 0 && isWordChar(text.charCodeAt(i - 1))) word += text[i];
-      else word = text[i];
+      else {
+        word = text[i];
+        wordAt = { line, column: i - lineStart + 1 };
+      }
     } else if (c === 91 && depth === 0) {
       listName = word;
       word = "";
@@ -121,14 +127,15 @@ export function checkTextLimits(text: string, source = "text", limits?: Partial<
       listName = word = "";
     } else if (c !== 58 && c !== 44 && c !== 32 && c !== 9 && c !== 13) word = "";
   }
-  if (deepest)
+  if (firstTooDeep)
     throw limitExceeded({
       code: "limit-nesting-depth",
-      message: `${source}: line ${deepest.line}, column ${deepest.column}: the text nests messages ${deepest.depth} levels deep, more than the limit of ${maxNestingDepth}`,
+      message: `${source}: line ${firstTooDeep.line}, column ${firstTooDeep.column}: the text nests messages ${deepest} levels deep, more than the limit of ${maxNestingDepth} (level ${maxNestingDepth + 1} opens here)`,
       limit: "maxNestingDepth",
       value: maxNestingDepth,
-      needed: deepest.depth,
+      needed: deepest,
       where: IMPORT_OPTIONS,
+      note: " (the parser itself handles about 300 levels on Node's default stack)",
     });
   if (extraNode)
     throw limitExceeded({
@@ -168,9 +175,10 @@ const ITEM_BYTES: Record<string, number> = { DT_BOOL: 1, DT_INT8: 1, DT_UINT8: 1
 
 /** Elements a TensorProto's declared shape holds; null when the shape is not fully known. */
 function declaredElements(t: TensorProto): number | null {
-  if (!t.tensorShape || t.tensorShape.unknownRank) return null;
+  if (!t.tensorShape) return 1; // no shape: a scalar
+  if (t.tensorShape.unknownRank) return null;
   let n = 1;
-  for (const d of t.tensorShape.dim) {
+  for (const d of t.tensorShape.dim ?? []) {
     if (!(d.size >= 0)) return null;
     n *= d.size;
   }
@@ -209,7 +217,7 @@ export function checkGraphDefLimits(graphDef: GraphDef, limits?: Partial<Limits>
     for (const [key, tensor] of tensorAttrs(node)) {
       const n = declaredElements(tensor);
       if (n === null) continue;
-      const shape = `[${tensor.tensorShape.dim.map((d) => d.size).join(", ")}]`;
+      const shape = `[${(tensor.tensorShape?.dim ?? []).map((d) => d.size).join(", ")}]`;
       if (n > maxElements)
         throw limitExceeded({
           code: "limit-elements",

@@ -17,3 +17,4 @@ import "./batch-norm";
 import "./batch-norm-global";
 import "./collective";
 import "./is-initialized";
+import "./debug";

@@ -1,0 +1,11 @@
+/** Plain-text tables for the console: columns padded to their widest cell. */
+export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[], indent = ""): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: readonly string[]) =>
+    indent +
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
+      .join("  ")
+      .trimEnd();
+  return [line(headers), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}

@@ -1,0 +1,20 @@
+/**
+ * codegen/wasm: shape-specialized WebAssembly (SIMD128) kernels built with binaryen, one module
+ * per program over one planned linear memory. Importing this loads binaryen (about 1.5 s):
+ * reach it through `await import("../codegen/wasm/index")` where the wasm target is chosen.
+ */
+export { buildModule, type BuiltModule, type ModuleOptions } from "./module";
+export { kernelScratchBytes, emitKernel, type Kernel, type CustomKernel } from "./kernels";
+export { planLinearMemory, pagesFor, type LinearLifetime, type LinearPlan } from "./memory";
+export { WasmProgramBuilder, type WasmProgram, type TensorRole, type ProgramOptions } from "./program";
+export { packPanels, packedFloats, DEFAULT_TILE, type GemmKernel, type TileOptions } from "./gemm";
+export { packFilter, type ConvKernel } from "./conv";
+export type { DepthwiseKernel } from "./depthwise";
+export { elementwiseOp, type ElementwiseKernel, type ElementwiseInput } from "./elementwise";
+export type { ReduceKernel, MomentsKernel } from "./reduce";
+export type { SoftmaxKernel } from "./softmax";
+export type { PoolKernel } from "./pool";
+export type { EpilogueStep, EpilogueOperand } from "./epilogue";
+export { unaryVectorOps, binaryVectorOps, vectorOp, mathImports } from "./simd-ops";
+export { nhwcGeometry, paddedExtent } from "./window";
+export { wasm, type WasmMemory } from "./host";

@@ -1,0 +1,78 @@
+/**
+ * The kernels a wasm module is made of, each with concrete shapes and byte offsets into the
+ * program's one linear memory, and the dispatch from a kernel to its emitter. Every kernel
+ * names the op it computes (`op`), so that a module that fails validation names it.
+ *
+ * Covered: MatMul (transposes, fused epilogue), Conv2D and DepthwiseConv2dNative (NHWC,
+ * strides, dilations, SAME / VALID, fused epilogue), elementwise DAGs with broadcasting,
+ * Sum / Mean / Max / Min over the middle of [outer, reduce, inner], moments, Softmax /
+ * LogSoftmax over the last axis, MaxPool / AvgPool (NHWC). Backprop kernels come next.
+ */
+import type { Expr } from "./binaryen";
+import { convScratchBytes, emitConv, type ConvKernel } from "./conv";
+import { depthwiseScratchBytes, emitDepthwise, type DepthwiseKernel } from "./depthwise";
+import { emitElementwise, type ElementwiseKernel } from "./elementwise";
+import type { FunctionBuilder } from "./function-builder";
+import { emitGemm, gemmScratchBytes, type GemmKernel } from "./gemm";
+import { emitPool, type PoolKernel } from "./pool";
+import { emitMoments, emitReduce, type MomentsKernel, type ReduceKernel } from "./reduce";
+import { emitSoftmax, type SoftmaxKernel } from "./softmax";
+
+/** A kernel whose body the caller writes (tests, ops without a generator yet). */
+export interface CustomKernel {
+  kind: "custom";
+  op: string;
+  emit(fb: FunctionBuilder): Expr[];
+  scratchBytes?: number;
+  scratch?: number;
+}
+
+export type Kernel =
+  | GemmKernel
+  | ConvKernel
+  | DepthwiseKernel
+  | ElementwiseKernel
+  | ReduceKernel
+  | MomentsKernel
+  | SoftmaxKernel
+  | PoolKernel
+  | CustomKernel;
+
+/** Bytes of scratch memory the kernel needs during its step (placed by the planner). */
+export function kernelScratchBytes(k: Kernel): number {
+  switch (k.kind) {
+    case "gemm":
+      return gemmScratchBytes(k);
+    case "conv2d":
+      return convScratchBytes(k);
+    case "depthwise":
+      return depthwiseScratchBytes(k);
+    case "custom":
+      return k.scratchBytes ?? 0;
+    default:
+      return 0;
+  }
+}
+
+export function emitKernel(fb: FunctionBuilder, k: Kernel): Expr[] {
+  switch (k.kind) {
+    case "gemm":
+      return emitGemm(fb, k);
+    case "conv2d":
+      return emitConv(fb, k);
+    case "depthwise":
+      return emitDepthwise(fb, k);
+    case "elementwise":
+      return emitElementwise(fb, k);
+    case "reduce":
+      return emitReduce(fb, k);
+    case "moments":
+      return emitMoments(fb, k);
+    case "softmax":
+      return emitSoftmax(fb, k);
+    case "pool":
+      return emitPool(fb, k);
+    case "custom":
+      return k.emit(fb);
+  }
+}
