@@ -55,6 +55,8 @@ export * as contrib from "./contrib";
 export * as distribute from "./distribute";
 export * as keras from "./keras";
 export * as debugging from "./debugging";
+export { lint, checkMovingStatistics } from "./lint";
+export type { LintOptions } from "./lint";
 export { addCheckNumericsOps } from "./debugging";
 export { DEFAULT_LIMITS } from "./limits";
 export type { Limits } from "./limits";
