@@ -20,6 +20,8 @@ import { DEAD } from "./runtime/interpreter";
 import { JsBackend } from "./runtime/js-backend";
 import { normalizeFeeds, resolveTensorName, type FeedDict } from "./runtime/feeds";
 import { planRun } from "./runtime/plan";
+import { compileWgsl, type CompiledWgslModel, type WgslCompileOptions } from "./compile-wgsl";
+import { compileWasm, type CompiledWasmModel, type WasmCompileOptions } from "./compile-wasm";
 
 export interface CompileOptions {
   /** Output names: "logits" (output 0) or "logits:0". */
@@ -40,15 +42,25 @@ export interface CompiledModel {
   runSync(feeds: FeedDict): Record<string, NDArray>;
 }
 
-export function compile(source: Graph | GraphDef | string, options: CompileOptions): CompiledModel {
+export function compile(source: Graph | GraphDef | string, options: WgslCompileOptions): CompiledWgslModel;
+export function compile(source: Graph | GraphDef | string, options: WasmCompileOptions): CompiledWasmModel;
+export function compile(source: Graph | GraphDef | string, options: CompileOptions): CompiledModel;
+export function compile(
+  source: Graph | GraphDef | string,
+  options: CompileOptions | WgslCompileOptions | WasmCompileOptions,
+): CompiledModel | CompiledWgslModel | CompiledWasmModel {
+  // target "wgsl": WebGPU shaders and their loader (./compile-wgsl).
+  if (options.target === "wgsl") return compileWgsl(source, options);
+  // target "wasm": one WebAssembly SIMD module (./compile-wasm).
+  if (options.target === "wasm") return compileWasm(source, options);
   const target = options.target ?? "js";
   if (target !== "js")
     throw invalidArgument({
       code: "unknown-target",
       message: `tf.compile has no target "${String(target)}"`,
-      expected: '"js"',
+      expected: '"js", "wasm" or "wgsl"',
       received: JSON.stringify(target),
-      fix: 'use target: "js"',
+      fix: 'use target: "js", "wasm" or "wgsl"',
     });
   const graph = source instanceof Graph ? source : importGraphDef(source);
   const outputNames = typeof options.outputs === "string" ? [options.outputs] : [...options.outputs];
@@ -138,7 +150,7 @@ function unfrozen(variable: Operation): Error {
 }
 
 /** The input's concrete shape: given, else declared, with unknown dims taken as 1. */
-function staticShape(name: string, t: Tensor, given: readonly number[] | undefined): number[] {
+export function staticShape(name: string, t: Tensor, given: readonly number[] | undefined): number[] {
   if (given) {
     const declared = t.shape;
     if (declared && (declared.length !== given.length || declared.some((d, i) => d !== null && d !== given[i])))
@@ -165,7 +177,7 @@ function staticShape(name: string, t: Tensor, given: readonly number[] | undefin
 }
 
 /** Feeds keyed by input name (or any tensor name the session accepts). */
-function keyFeeds(feeds: FeedDict, inputs: { name: string; tensor: Tensor }[]): FeedDict {
+export function keyFeeds(feeds: FeedDict, inputs: { name: string; tensor: Tensor }[]): FeedDict {
   if (feeds instanceof Map) return feeds;
   const byName = new Map(inputs.map((i) => [i.name, i.tensor.name]));
   return Object.fromEntries(Object.entries(feeds).map(([k, v]) => [byName.get(k) ?? k, v]));

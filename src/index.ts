@@ -67,5 +67,7 @@ export type { OptimizeForInferenceOptions } from "../passes/pipeline";
 export { gradients } from "../passes/gradients";
 export type { GradientsOptions } from "../passes/gradients";
 export { Session } from "./session";
+export { compile } from "./compile";
+export type { CompileOptions, CompiledModel } from "./compile";
 export type { SessionOptions, Fetch, FetchResult, BackendName, RunOptions, RunMetadata } from "./session";
 export type { FeedDict, FeedValue } from "./runtime/feeds";

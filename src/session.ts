@@ -7,6 +7,9 @@ import { getDefaultGraph, Graph, Operation, Tensor } from "../ir/graph";
 import type { NDArray } from "../ir/ndarray";
 import { DEAD, execute, type RuntimeState, type Value } from "./runtime/interpreter";
 import { JsBackend } from "./runtime/js-backend";
+import { WasmBackend } from "./runtime/wasm-backend";
+import { wasmCodegen, wasmReady } from "./runtime/wasm/loader";
+import { WebGpuBackend } from "./runtime/webgpu-backend";
 import { normalizeFeeds, resolveTensorName, type FeedDict } from "./runtime/feeds";
 import { planRun } from "./runtime/plan";
 import { RunWarnings } from "./runtime/warnings";
@@ -19,7 +22,7 @@ export type BackendName = "interpreter" | "js" | "webgpu" | "wasm";
 export interface SessionOptions {
   graph?: Graph;
   backend?: BackendName;
-  /** Interpreter only: compute float32 ops in float64 (finite-difference oracles in tests). */
+  /** Interpreter only (the default backend then): compute float32 ops in float64 (finite-difference oracles in tests). */
   highPrecision?: boolean;
   /** Receives run-time warnings (a train op that skips UPDATE_OPS, a training batch of 1), each once; default: one line on stderr. */
   onWarning?: (d: Diagnostic) => void;
@@ -67,6 +70,13 @@ export class Session {
   private readonly planCache = new Map<string, { version: number; order: Operation[] }>();
   /** The compiled backend, for `backend: "js"`. */
   readonly js: JsBackend | null;
+  /** The WebAssembly backend, for `backend: "wasm"` (its code generator loads on the first `await sess.run`). */
+  readonly wasm: WasmBackend | null;
+  /**
+   * The device backend, for `backend: "webgpu"`: `run` executes there (asynchronously), while
+   * `runSync` runs the interpreter on the same variables (WebGPU cannot be waited on synchronously).
+   */
+  readonly gpu: WebGpuBackend | null;
   private readonly warnings: RunWarnings;
   private readonly checkNumerics: boolean;
   private readonly limits: Limits;
@@ -77,22 +87,54 @@ export class Session {
     this.checkNumerics = options.checkNumerics ?? false;
     this.limits = resolveLimits(options.limits);
     this.highPrecision = options.highPrecision ?? false;
-    this.backend = options.backend ?? (this.highPrecision ? "interpreter" : ((process.env.FOLDFLOW_BACKEND as BackendName | undefined) ?? "interpreter"));
+    // The compiled backend by default; float64 kernels are the interpreter's.
+    this.backend = options.backend ?? (this.highPrecision ? "interpreter" : "js");
     this.warnings = new RunWarnings(this.graph, options.onWarning);
-    if (this.backend !== "interpreter" && this.backend !== "js")
+    if (this.backend !== "interpreter" && this.backend !== "js" && this.backend !== "webgpu" && this.backend !== "wasm")
       throw invalidArgument({
         code: "unknown-backend",
         message: `backend "${this.backend}" is not available in this build`,
-        expected: '"interpreter" or "js"',
+        expected: '"interpreter", "js", "wasm" or "webgpu"',
         received: JSON.stringify(this.backend),
-        fix: 'use { backend: "interpreter" } or { backend: "js" }',
+        fix: 'use { backend: "interpreter" }, { backend: "js" }, { backend: "wasm" } or { backend: "webgpu" }',
+      });
+    if ((this.backend === "js" || this.backend === "wasm") && this.highPrecision)
+      throw invalidArgument({
+        code: "high-precision-backend",
+        message: "highPrecision (float64 kernels) is available on the interpreter only",
+        expected: '{ backend: "interpreter", highPrecision: true }',
+        received: `{ backend: "${this.backend}", highPrecision: true }`,
+        fix: 'drop highPrecision, or use { backend: "interpreter" }',
       });
     this.js = this.backend === "js" ? new JsBackend(this.state) : null;
+    this.wasm = this.backend === "wasm" ? new WasmBackend(this.state) : null;
+    this.gpu = this.backend === "webgpu" ? new WebGpuBackend(this.state) : null;
   }
 
   /** Runs the fetches; feeds by name ("x", "x:0") or a Map keyed by tensor. */
   async run<const F extends Fetch>(fetches: F, feeds?: FeedDict, options?: RunOptions): Promise<FetchResult<F>> {
+    if (this.gpu && !this.checkNumerics) return this.queue.run(() => this.runOnDevice(fetches, feeds, options));
+    // The wasm code generator loads asynchronously: the first run awaits it.
+    if (this.wasm && !wasmCodegen()) return this.queue.run(async () => (await wasmReady(), this.runSync(fetches, feeds, options)));
     return this.queue.run(() => this.runSync(fetches, feeds, options));
+  }
+
+  /** `run` on the webgpu backend (plans it cannot compile run on the interpreter). */
+  private async runOnDevice<const F extends Fetch>(fetches: F, feeds?: FeedDict, options: RunOptions = {}): Promise<FetchResult<F>> {
+    if (this.closed)
+      throw new FailedPreconditionError({ code: "session-closed", message: "attempted to use a closed Session", fix: "create a new tf.Session" });
+    const targets: (Tensor | Operation)[] = [];
+    const structure = this.resolveFetches(fetches, targets);
+    checkFeedLimits(feeds, this.limits);
+    const fed = normalizeFeeds(this.graph, feeds);
+    const fedNames = new Set([...fed.keys()].map((t) => t.name));
+    const targetOps = targets.filter((t) => !(t instanceof Tensor && fedNames.has(t.name))).map((t) => (t instanceof Tensor ? t.op : t));
+    const order = this.plan(targetOps, fedNames);
+    const fetched = [...new Set(targets.filter((t): t is Tensor => t instanceof Tensor && !fedNames.has(t.name)))];
+    if (options.runMetadata) options.runMetadata.executedOps = [];
+    const out = await this.gpu!.run(order, fed, fetched, { executed: options.runMetadata?.executedOps });
+    this.warnings.afterRun(targetOps, order, out);
+    return this.rebuild(structure, out) as FetchResult<F>;
   }
 
   /** `run` without the promise, for scripts and tests that do not await. */
@@ -114,27 +156,34 @@ export class Session {
   close(): void {
     this.closed = true;
     this.state.variables.clear();
+    this.gpu?.destroy();
+    this.js?.invalidate();
+    this.wasm?.invalidate();
   }
 
   /** The session's variable values, by variable op name (for savers and freezing). */
   get variableValues(): ReadonlyMap<string, NDArray> {
     // The js backend updates variables in place: hand out copies.
-    return this.js ? this.js.snapshot() : this.state.variables;
+    const compiled = this.js ?? this.wasm;
+    return compiled ? compiled.snapshot() : this.state.variables;
   }
 
   /** Sets a variable's value directly (Saver.restore). */
   setVariableValue(name: string, value: NDArray): void {
     this.state.variables.set(name, value);
+    this.js?.invalidate();
+    this.wasm?.invalidate();
   }
 
   private execute(targets: (Tensor | Operation)[], fed: Map<Tensor, NDArray>, metadata?: RunMetadata): Map<string, Value> {
     const fedNames = new Set([...fed.keys()].map((t) => t.name));
     const targetOps = targets.filter((t) => !(t instanceof Tensor && fedNames.has(t.name))).map((t) => (t instanceof Tensor ? t.op : t));
     const order = this.plan(targetOps, fedNames);
-    if (this.js && !this.checkNumerics) {
+    const compiled = this.js ?? this.wasm;
+    if (compiled && !this.checkNumerics) {
       const fetched = [...new Set(targets.filter((t): t is Tensor => t instanceof Tensor && !fedNames.has(t.name)))];
       if (metadata) metadata.executedOps = [];
-      const out = this.js.run(order, fed, fetched, { executed: metadata?.executedOps });
+      const out = compiled.run(order, fed, fetched, { executed: metadata?.executedOps });
       this.warnings.afterRun(targetOps, order, out);
       return out;
     }
@@ -143,6 +192,8 @@ export class Session {
     if (metadata) metadata.executedOps = [];
     const record = metadata ? (op: Operation) => void metadata.executedOps.push(op.name) : undefined;
     const onOp = this.checkNumerics ? checkNumericsHook(values, this.state, fedNames, record) : record;
+    this.js?.invalidate();
+    this.wasm?.invalidate();
     const out = execute(order, values, this.state, { highPrecision: this.highPrecision, onOp });
     this.warnings.afterRun(targetOps, order, out);
     return out;

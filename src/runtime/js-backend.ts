@@ -40,10 +40,12 @@ export class JsBackend {
   last: Loaded | null = null;
   /** Why the last run went to the interpreter, if it did. */
   lastFallback: string | null = null;
+  private copies: Map<string, NDArray> | null = null;
 
   constructor(private readonly state: RuntimeState) {}
 
   run(order: readonly Operation[], fed: Map<Tensor, NDArray>, fetches: Tensor[], options: ExecuteOptions & { executed?: string[] }): Map<string, Value> {
+    this.copies = null;
     const entry = this.entryFor(order, fed, fetches);
     if ("interpreter" in entry) {
       this.last = null;
@@ -56,7 +58,17 @@ export class JsBackend {
     this.last = entry;
     this.lastFallback = null;
     const feeds = entry.feedOrder.map((name) => [...fed].find(([t]) => t.name === name)![1].data);
-    const results = entry.run(feeds);
+    let results: (NDArray | typeof DEAD)[];
+    try {
+      results = entry.run(feeds);
+    } catch (e) {
+      if (e instanceof OpError) throw e;
+      throw new InternalError({
+        code: "compiled-code-failed",
+        message: `the compiled program failed: ${e instanceof Error ? e.message : String(e)}`,
+        fix: 'this is a foldflow bug; please report it with the graph (the interpreter still runs it: { backend: "interpreter" })',
+      });
+    }
     const values = new CompiledValues(entry);
     for (const [t, v] of fed) values.set(t.name, v);
     entry.fetches.forEach((t, i) => values.set(t.name, results[i]));
@@ -119,13 +131,9 @@ export class JsBackend {
         },
       });
     } catch (e) {
-      if (e instanceof Unresolved || (e instanceof OpError && !(e instanceof InternalError))) {
-        if (process.env.FOLDFLOW_DEBUG) console.error(`[js-backend] interpreter: ${e.message}`);
-        return { interpreter: true, reason: e.message };
-      }
+      if (e instanceof Unresolved || (e instanceof OpError && !(e instanceof InternalError))) return { interpreter: true, reason: e.message };
       throw e;
     }
-    if (process.env.FOLDFLOW_DEBUG && program.fallbacks.length) console.error(`[js-backend] fallback kernels: ${program.fallbacks.map((o) => o.type).join(" ")}`);
     const run = new Function(...PARAMS, program.body)(...this.runtime(program, order)) as RunFn;
     return { program, run, feedOrder: program.analysis.feeds, fetches };
   }
@@ -230,9 +238,18 @@ export class JsBackend {
     });
   }
 
-  /** Copies of the variables, so that readers (savers, freezing) never see later in-place updates. */
-  snapshot(): Map<string, NDArray> {
-    return new Map([...this.state.variables].map(([k, v]) => [k, new NDArray(v.dtype, [...v.shape], copyOf(v))]));
+  /**
+   * Copies of the variables, so that readers (savers, freezing) never see later in-place
+   * updates; one set of copies until the next run or `invalidate()`.
+   */
+  snapshot(): ReadonlyMap<string, NDArray> {
+    this.copies ??= new Map([...this.state.variables].map(([k, v]) => [k, new NDArray(v.dtype, [...v.shape], copyOf(v))]));
+    return this.copies;
+  }
+
+  /** Drops the snapshot after the variables changed outside a run. */
+  invalidate(): void {
+    this.copies = null;
   }
 }
 

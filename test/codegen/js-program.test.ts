@@ -209,3 +209,12 @@ describe("errors and state", () => {
     expect(Array.from(sess.variableValues.get(name)!.data).some((v) => v !== 0.5)).toBe(true);
   });
 });
+
+describe("the default backend", () => {
+  it("is js, except for float64 (highPrecision) sessions, which the interpreter alone runs", () => {
+    const g = new tf.Graph();
+    expect(new tf.Session({ graph: g }).backend).toBe("js");
+    expect(new tf.Session({ graph: g, highPrecision: true }).backend).toBe("interpreter");
+    expect(() => new tf.Session({ graph: g, backend: "js", highPrecision: true })).toThrow(tf.errors.InvalidArgumentError);
+  });
+});

@@ -99,6 +99,8 @@ describe("training steps agree with the interpreter", () => {
     for (const [name, value] of sessions[0].variableValues) sessions[1].setVariableValue(name, tf.ndarray(value.data.slice(), [...value.shape], value.dtype));
     const results = sessions.map((sess) => {
       for (let i = 0; i < 3; i++) sess.runSync([model.loss, model.trainOp], { ...feeds, phase: true });
+      // Every op of the training step has an emitter.
+      if (sess.js) expect(sess.js.last!.program.fallbacks).toEqual([]);
       const metadata = { executedOps: [] as string[] };
       const evaluation = sess.runSync([model.loss, model.accuracy], feeds, { runMetadata: metadata });
       return { evaluation, metadata, variables: sess.variableValues };

@@ -32,7 +32,7 @@ for (const [type, logarithm] of [["Softmax", false], ["LogSoftmax", true]] as co
   });
 
 /** Loss and backprop for each row; `target(r, c)` is the label probability expression. */
-function crossEntropy(ctx: EmitContext, target: (row: string, column: string) => string, check = ""): string {
+function crossEntropy(ctx: EmitContext, target: (row: string, column: string) => string): string {
   const [batch, classes] = ctx.inSpec(0).shape;
   if (batch === 0) return "";
   const X = ctx.input(0);
@@ -40,7 +40,6 @@ function crossEntropy(ctx: EmitContext, target: (row: string, column: string) =>
   const back = ctx.output(1);
   return [
     `for (let r = 0; r < ${batch}; r++) {`,
-    check,
     `const start = r * ${classes};`,
     `let max = -Infinity;`,
     `for (let c = 0; c < ${classes}; c++) if (${X}[start + c] > max) max = ${X}[start + c];`,
