@@ -3,7 +3,7 @@
  * read the model, fold its batch norms (training flags fixed, pruned to the outputs), and hand
  * the folded GraphDef to tf.compile for the target. Each stage is a progress step.
  */
-import { invalidArgument, OpError } from "../ir/diagnostics";
+import { invalidArgument } from "../ir/diagnostics";
 import { compile } from "../src/compile";
 import type { GraphDef } from "../ir/graphdef/model";
 import { foldBatchNorms, type FoldReportRow } from "../src/tools";
@@ -24,27 +24,11 @@ interface CompiledProgram {
   readonly shaders?: readonly { name: string; code: string }[] | Readonly<Record<string, string>>;
 }
 
-type CompileFunction = (graph: GraphDef, options: { outputs: string[]; target: Target; inputs?: Record<string, number[]> }) => CompiledProgram;
-
-/** tf.compile for `target`; a target it does not have yet is one clear line. */
-function compileFor(target: Target): CompileFunction {
-  return (graph, options) => {
-    try {
-      const program = (compile as unknown as CompileFunction)(graph, options);
-      void program.source; // generated lazily: errors surface here
-      return program;
-    } catch (e) {
-      if (e instanceof OpError && e.errorCode === "unknown-target")
-        throw invalidArgument({
-          code: "target-unavailable",
-          message: `the ${target} target is not available yet in this build of foldflow`,
-          expected: "--target js",
-          received: target,
-          fix: "use --target js, or `foldflow export --format onnx`",
-        });
-      throw e;
-    }
-  };
+/** tf.compile for the target (js: a module generated lazily, so its errors surface here too). */
+function compileFor(graph: GraphDef, options: { outputs: string[]; target: Target; inputs?: Record<string, number[]> }): CompiledProgram {
+  const program: CompiledProgram = options.target === "wgsl" ? compile(graph, { ...options, target: "wgsl" }) : compile(graph, { ...options, target: "js" });
+  void program.source;
+  return program;
 }
 
 /** Files of a compiled program: the JS module, or one .wgsl file per shader plus the dispatch module. */
@@ -70,7 +54,7 @@ export async function compileModel(path: string, base: string, opts: CompileMode
   const folded = foldBatchNorms(model.graphDef, { outputs, training });
   const graphDef = opts.fold === false ? model.graphDef : folded.graphDef;
   progress.step(`generating ${target === "js" ? "JavaScript" : "WGSL"}`);
-  const program = compileFor(target)(graphDef, inputs ? { outputs, target, inputs } : { outputs, target });
+  const program = compileFor(graphDef, inputs ? { outputs, target, inputs } : { outputs, target });
   progress.step("writing");
   return { files: filesOf(program, base, target), report: opts.fold === false ? [] : folded.report };
 }

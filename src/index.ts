@@ -69,5 +69,6 @@ export type { GradientsOptions } from "../passes/gradients";
 export { Session } from "./session";
 export { compile } from "./compile";
 export type { CompileOptions, CompiledModel } from "./compile";
+export type { CompiledWgslModel, WgslCompileOptions } from "./compile-wgsl";
 export type { SessionOptions, Fetch, FetchResult, BackendName, RunOptions, RunMetadata } from "./session";
 export type { FeedDict, FeedValue } from "./runtime/feeds";

@@ -1,7 +1,8 @@
 /**
  * `foldflow export model.pbtxt --format onnx|js|wgsl -o file`: one file for other runtimes.
  * ONNX: the batch norms folded (the rest in inference form), written as an ONNX model (opset 13).
- * js: the generated JS module; wgsl: the generated shaders in one file.
+ * js: the generated JS module; wgsl: the generated shaders in one file (each section a complete
+ * WGSL module; `foldflow compile --target wgsl` also writes the JS module that dispatches them).
  */
 import type { Command } from "commander";
 import { invalidArgument } from "../../ir/diagnostics";
@@ -47,7 +48,9 @@ export async function runExport(path: string, opts: ExportOptions, output: Outpu
   }
   const { compileModel } = await import("../compile-model");
   await withProgress(COMPILE_STEPS, output, opts.quiet === true, async (p) => {
-    const { files } = await compileModel(path, modelBase(path), { ...opts, target: format }, p);
+    const compiled = await compileModel(path, modelBase(path), { ...opts, target: format }, p);
+    // wgsl: the shaders only (the JS module that dispatches them is `foldflow compile`'s).
+    const files = format === "wgsl" ? compiled.files.filter((f) => f.name.endsWith(".wgsl")) : compiled.files;
     const data = files.length === 1 ? files[0].data : files.map((f) => `// ---- ${f.name} ----\n${f.data}`).join("\n");
     writeOutputFile(opts.output, data);
   });

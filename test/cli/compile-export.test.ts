@@ -1,7 +1,7 @@
 /**
  * `foldflow compile` and `foldflow export`: the generated JS module runs and matches the
- * session; the ONNX file runs in onnxruntime-node and matches the session (1e-4); WGSL is
- * refused in one line while its target does not exist; nothing is written on failure.
+ * session; the ONNX file runs in onnxruntime-node and matches the session (1e-4); nothing is
+ * written on failure. (The WGSL target: compile-wgsl.test.ts.)
  */
 import * as fs from "node:fs";
 import { join } from "node:path";
@@ -42,15 +42,12 @@ describe("foldflow compile", () => {
     expectClose(got.logits.data, logits.data, 1e-4, 1e-5);
   });
 
-  it("needs --outputs; refuses an unknown target, and WGSL while it is not available, creating no directory", () => {
+  it("needs --outputs; refuses an unknown target, creating no directory; accepts wgsl", () => {
     expectOneLineError(runCli(["compile", path("cnn.pbtxt"), "-o", path("none")]), /required option '--outputs <names>'/);
     expectOneLineError(runCli(["compile", path("cnn.pbtxt"), "--outputs", "probs", "--target", "cuda", "-o", path("none")]), /unknown target `cuda`/);
-    const wgsl = runCli(["compile", path("cnn.pbtxt"), "--outputs", "probs", "--target", "wgsl", "-o", path("none"), "--quiet"]);
-    if (wgsl.code === 0) expect(fs.readdirSync(path("none")).some((f) => f.endsWith(".wgsl"))).toBe(true);
-    else {
-      expectOneLineError(wgsl, /wgsl target is not available yet/);
-      expect(fs.existsSync(path("none"))).toBe(false);
-    }
+    expect(fs.existsSync(path("none"))).toBe(false);
+    expectSuccess(runCli(["compile", path("cnn.pbtxt"), "--outputs", "probs", "--target", "wgsl", "-o", path("wgsl"), "--quiet"]));
+    expect(fs.readdirSync(path("wgsl")).some((f) => f.endsWith(".wgsl"))).toBe(true);
   });
 
   it("names the unknown output with a suggestion, and writes nothing", () => {
