@@ -4,7 +4,7 @@
  * 100, and a `phase` placeholder: true while training (batch statistics, moving averages
  * updated), false for evaluation (moving statistics).
  *
- *   npx tsx examples/mnist-batchnorm.ts [--epochs N | --full] [--backend interpreter|js] [--learning-rate X]
+ *   npx tsx examples/mnist-batchnorm.ts [--epochs N | --full] [--backend interpreter|js|wasm] [--learning-rate X]
  *
  * Data: the 10,000 real digits of the `mnist` npm package, 8,000 to train on and 2,000 to test.
  */
@@ -151,13 +151,13 @@ export function train(sess: tf.Session, model: Model, data: MnistData, options: 
 
 export interface CliOptions {
   epochs: number;
-  /** Unset: the Session's default (FOLDFLOW_BACKEND, else the interpreter). */
-  backend?: "interpreter" | "js";
+  /** Unset: the Session's default (js). */
+  backend?: "interpreter" | "js" | "wasm";
   /** The SGD learning rate; the seed's 0.01 unless given. */
   learningRate?: number;
 }
 
-/** `--epochs N`, `--full`, `--backend interpreter|js`, `--learning-rate X`. */
+/** `--epochs N`, `--full`, `--backend interpreter|js|wasm`, `--learning-rate X`. */
 export function parseArgs(argv: readonly string[]): CliOptions {
   const options: CliOptions = { epochs: DEFAULT_EPOCHS };
   for (let i = 0; i < argv.length; i++) {
@@ -174,13 +174,13 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       options.epochs = n;
     } else if (arg === "--backend" || arg.startsWith("--backend=")) {
       const b = arg.includes("=") ? arg.slice("--backend=".length) : value();
-      if (b !== "interpreter" && b !== "js") throw new Error(`--backend takes interpreter or js, got ${b}`);
+      if (b !== "interpreter" && b !== "js" && b !== "wasm") throw new Error(`--backend takes interpreter, js or wasm, got ${b}`);
       options.backend = b;
     } else if (arg === "--learning-rate" || arg.startsWith("--learning-rate=")) {
       const rate = Number(arg.includes("=") ? arg.slice("--learning-rate=".length) : value());
       if (!(rate > 0)) throw new Error(`--learning-rate takes a positive number, got ${rate}`);
       options.learningRate = rate;
-    } else throw new Error(`unknown argument ${arg} (expected --epochs N, --full, --backend interpreter|js, --learning-rate X)`);
+    } else throw new Error(`unknown argument ${arg} (expected --epochs N, --full, --backend interpreter|js|wasm, --learning-rate X)`);
   }
   return options;
 }
@@ -219,6 +219,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   console.log(diagnostics.length ? `lint: ${diagnostics.length} warning(s)` : "lint: no warnings");
   for (const d of diagnostics) console.log(`  [${d.code}] ${d.node ? `${d.node}: ` : ""}${d.message}${d.fix ? `. Fix: ${d.fix}` : ""}`);
 
+  // The wasm code generator loads asynchronously; an awaited run loads it before runSync is used.
+  if (options.backend === "wasm") await tf.wasmReady();
   const sess = new tf.Session({ graph: model.graph, backend: options.backend });
   await sess.run(model.init);
   const stepsPerEpoch = STEPS_PER_EPOCH;

@@ -70,5 +70,7 @@ export { Session } from "./session";
 export { compile } from "./compile";
 export type { CompileOptions, CompiledModel } from "./compile";
 export type { CompiledWgslModel, WgslCompileOptions } from "./compile-wgsl";
+export { wasmReady } from "./runtime/wasm/loader";
+export type { CompiledWasmModel, WasmCompileOptions } from "./compile-wasm";
 export type { SessionOptions, Fetch, FetchResult, BackendName, RunOptions, RunMetadata } from "./session";
 export type { FeedDict, FeedValue } from "./runtime/feeds";

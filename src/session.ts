@@ -30,6 +30,11 @@ export interface SessionOptions {
   checkNumerics?: boolean;
   /** Refuse feeds over these limits (maxElements per feed, maxTotalBytes per run); see tf.DEFAULT_LIMITS. */
   limits?: Partial<Limits>;
+  /**
+   * wasm backend: threads one op may use (TF's ConfigProto intra_op_parallelism_threads): large
+   * GEMM / Conv2D kernels are split across worker threads over a shared memory. Default: the core count.
+   */
+  intraOpParallelism?: number;
 }
 
 /** Filled by `run` when passed in its options: the ops that ran, in order (TF's RunMetadata). */
@@ -107,7 +112,7 @@ export class Session {
         fix: 'drop highPrecision, or use { backend: "interpreter" }',
       });
     this.js = this.backend === "js" ? new JsBackend(this.state) : null;
-    this.wasm = this.backend === "wasm" ? new WasmBackend(this.state) : null;
+    this.wasm = this.backend === "wasm" ? new WasmBackend(this.state, { intraOpParallelism: options.intraOpParallelism }) : null;
     this.gpu = this.backend === "webgpu" ? new WebGpuBackend(this.state) : null;
   }
 
@@ -157,6 +162,7 @@ export class Session {
     this.closed = true;
     this.state.variables.clear();
     this.gpu?.destroy();
+    this.wasm?.close();
     this.js?.invalidate();
     this.wasm?.invalidate();
   }

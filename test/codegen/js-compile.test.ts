@@ -98,7 +98,7 @@ describe("tf.compile to a standalone JS module", () => {
   });
 
   it("refuses unknown targets and outputs", () => {
-    expect(() => compile(net.frozen, { outputs: ["probabilities"], target: "wasm" as "js" })).toThrow(tf.errors.InvalidArgumentError);
+    expect(() => compile(net.frozen, { outputs: ["probabilities"], target: "onnx" as "js" })).toThrow(tf.errors.InvalidArgumentError);
     expect(() => compile(net.frozen, { outputs: ["probabilitys"], target: "js" })).toThrow(/did you mean `probabilities`/);
   });
 });
