@@ -13,9 +13,8 @@ import type { Operation, Tensor } from "../../ir/graph";
 import { NDArray } from "../../ir/ndarray";
 import { getOpDef, type KernelContext } from "../../ir/registry";
 import { uninitialized } from "../../ir/ops/state";
-import { isFullyDefined } from "../../ir/shape";
 import { compileProgram, PARAMS, type CompiledProgram } from "../../codegen/js/program";
-import { Unresolved } from "../../codegen/js/specs";
+import { interpreterFallback, planInput } from "./plan-input";
 import { DEAD, execute, slotFor, type ExecuteOptions, type RuntimeState, type Value } from "./interpreter";
 import { isRefInput } from "./plan";
 
@@ -119,19 +118,10 @@ export class JsBackend {
   private compile(order: readonly Operation[], fed: Map<Tensor, NDArray>, fetches: Tensor[]): Entry {
     let program: CompiledProgram;
     try {
-      program = compileProgram({
-        order,
-        fed: new Map([...fed].map(([t, v]) => [t.name, { tensor: t, dtype: t.dtype, shape: [...v.shape] }])),
-        fetches,
-        variableShape: (op) => {
-          const current = this.state.variables.get(op.name);
-          if (current) return [...current.shape];
-          const declared = op.attrs.shape as (number | null)[] | null;
-          return isFullyDefined(declared) ? [...declared] : undefined;
-        },
-      });
+      program = compileProgram(planInput(this.state, order, fed, fetches));
     } catch (e) {
-      if (e instanceof Unresolved || (e instanceof OpError && !(e instanceof InternalError))) return { interpreter: true, reason: e.message };
+      const reason = interpreterFallback(e);
+      if (reason !== null) return { interpreter: true, reason };
       throw e;
     }
     const run = new Function(...PARAMS, program.body)(...this.runtime(program, order)) as RunFn;

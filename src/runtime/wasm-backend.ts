@@ -16,15 +16,14 @@
  * replaced by copies, so nothing outside ever holds an array the next run overwrites.
  * Fed arrays and restored values are copied, never written.
  */
-import { InternalError, OpError, type Diagnostic } from "../../ir/diagnostics";
+import { OpError, type Diagnostic } from "../../ir/diagnostics";
 import { availableParallelism } from "node:os";
 import type { TypedArray } from "../../ir/dtype";
 import type { Operation, Tensor } from "../../ir/graph";
 import { NDArray } from "../../ir/ndarray";
 import { uninitialized } from "../../ir/ops/state";
-import { isFullyDefined } from "../../ir/shape";
 import { analyze, type Analysis } from "../../codegen/js/analysis";
-import { Unresolved } from "../../codegen/js/specs";
+import { interpreterFallback, planInput } from "./plan-input";
 import { DEAD, execute, type ExecuteOptions, type RuntimeState, type Value } from "./interpreter";
 import { isRefInput } from "./plan";
 import { JsBackend } from "./js-backend";
@@ -164,19 +163,10 @@ export class WasmBackend {
     const W = wasmCodegen()!;
     let analysis: Analysis;
     try {
-      analysis = analyze({
-        order,
-        fed: new Map([...fed].map(([t, v]) => [t.name, { tensor: t, dtype: t.dtype, shape: [...v.shape] }])),
-        fetches,
-        variableShape: (op) => {
-          const current = this.state.variables.get(op.name);
-          if (current) return [...current.shape];
-          const declared = op.attrs.shape as (number | null)[] | null;
-          return isFullyDefined(declared) ? [...declared] : undefined;
-        },
-      });
+      analysis = analyze(planInput(this.state, order, fed, fetches));
     } catch (e) {
-      if (e instanceof Unresolved || (e instanceof OpError && !(e instanceof InternalError))) return { interpreter: true, reason: e.message };
+      const reason = interpreterFallback(e);
+      if (reason !== null) return { interpreter: true, reason };
       throw e;
     }
     const lowered = lower(W, analysis, this.threads);

@@ -14,12 +14,11 @@
  * run, against the same state (`lastFallback` says why). A missing adapter is not a fallback:
  * it fails the run with the FailedPreconditionError from ./webgpu-device.
  */
-import { InternalError, OpError } from "../../ir/diagnostics";
+import { OpError } from "../../ir/diagnostics";
 import type { Operation, Tensor } from "../../ir/graph";
 import { NDArray } from "../../ir/ndarray";
 import { uninitialized } from "../../ir/ops/state";
-import { isFullyDefined } from "../../ir/shape";
-import { Unresolved } from "../../codegen/js/specs";
+import { interpreterFallback, planInput } from "./plan-input";
 import { planDispatches, type DispatchPlan } from "../../codegen/wgsl/plan";
 import { toProgramPlan } from "../../codegen/wgsl/program";
 import { instantiateLoader, type GpuProgram, type HostValue } from "../../codegen/wgsl/loader";
@@ -125,21 +124,12 @@ export class WebGpuBackend {
   private compile(order: readonly Operation[], fed: Map<Tensor, NDArray>, fetches: Tensor[]): Entry {
     let plan: DispatchPlan;
     try {
-      plan = planDispatches({
-        order,
-        fed: new Map([...fed].map(([t, v]) => [t.name, { tensor: t, dtype: t.dtype, shape: [...v.shape] }])),
-        fetches,
-        variableShape: (op) => {
-          const current = this.state.variables.get(op.name);
-          if (current) return [...current.shape];
-          const declared = op.attrs.shape as (number | null)[] | null;
-          return isFullyDefined(declared) ? [...declared] : undefined;
-        },
-      });
+      plan = planDispatches(planInput(this.state, order, fed, fetches));
     } catch (e) {
-      if (e instanceof Unresolved || (e instanceof OpError && !(e instanceof InternalError))) {
-        if (process.env.FOLDFLOW_DEBUG) console.error(`[webgpu-backend] interpreter: ${e.message}`);
-        return { interpreter: true, reason: e.message };
+      const reason = interpreterFallback(e);
+      if (reason !== null) {
+        if (process.env.FOLDFLOW_DEBUG) console.error(`[webgpu-backend] interpreter: ${reason}`);
+        return { interpreter: true, reason };
       }
       throw e;
     }
