@@ -70,14 +70,25 @@ export function editDistance(a: string, b: string): number {
   return prev[b.length];
 }
 
+/**
+ * Names longer than this get no suggestions, and are never suggested: the edit distance takes
+ * time quadratic in the length, and an untrusted GraphDef or feed may name anything.
+ */
+const MAX_SUGGESTED_LENGTH = 256;
+
 /** The candidates closest to `name` (at most `limit`), best first; empty when none is close. */
 export function closestNames(name: string, candidates: Iterable<string>, limit = 3): string[] {
   const scored: { c: string; d: number }[] = [];
   const lower = name.toLowerCase();
+  if (lower.length > MAX_SUGGESTED_LENGTH) return [];
+  const threshold = Math.max(2, Math.floor(name.length / 2));
   for (const c of candidates) {
-    const d = editDistance(lower, c.toLowerCase());
-    const bonus = c.toLowerCase().includes(lower) || lower.includes(c.toLowerCase()) ? -1 : 0;
-    if (d + bonus <= Math.max(2, Math.floor(name.length / 2))) scored.push({ c, d: d + bonus });
+    const other = c.toLowerCase();
+    // The distance is at least the difference in length (less 1 for the substring bonus).
+    if (other.length > MAX_SUGGESTED_LENGTH || Math.abs(other.length - lower.length) - 1 > threshold) continue;
+    const d = editDistance(lower, other);
+    const bonus = other.includes(lower) || lower.includes(other) ? -1 : 0;
+    if (d + bonus <= threshold) scored.push({ c, d: d + bonus });
   }
   scored.sort((x, y) => x.d - y.d || x.c.localeCompare(y.c));
   return scored.slice(0, limit).map((s) => s.c);

@@ -41,7 +41,8 @@ export function fromTFDataType(name: string): DType | undefined {
     DT_INT32_REF: "int32",
     DT_BOOL_REF: "bool",
   };
-  return table[name];
+  // Own entries only: a GraphDef may name any type ("toString" must not find Object.prototype's).
+  return Object.hasOwn(table, name) ? table[name] : undefined;
 }
 
 /** Converts a JS number to the value stored for `dtype`. */

@@ -54,34 +54,77 @@ export class NDArray {
   }
 }
 
-function flatten(value: NestedArray, shape: number[], out: number[], depth = 0): void {
-  if (Array.isArray(value)) {
-    if (shape.length === depth) shape.push(value.length);
-    else if (shape[depth] !== value.length)
-      throw invalidArgument({
-        code: "ragged-array",
-        message: `nested array is ragged at depth ${depth}`,
-        expected: `${shape[depth]} elements`,
-        received: `${value.length}`,
-        fix: "give every row the same length",
-      });
-    for (const v of value) flatten(v, shape, out, depth + 1);
-  } else {
-    if (depth !== shape.length && out.length > 0)
-      throw invalidArgument({
-        code: "ragged-array",
-        message: `nested array mixes scalars and arrays at depth ${depth}`,
-        fix: "give every row the same depth",
-      });
-    out.push(typeof value === "boolean" ? (value ? 1 : 0) : value);
-  }
+/** The most levels nested arrays may have: TF's most dimensions (TensorShape::MaxDimensions). */
+const MAX_NESTING = 254;
+
+/** How an element that is neither a number nor a boolean reads in messages. */
+function describeElement(v: unknown): string {
+  if (v === null) return "null";
+  if (typeof v === "string") return `the string ${JSON.stringify(v.length > 20 ? `${v.slice(0, 20)}...` : v)}`;
+  if (typeof v === "object") return `an object (${Object.prototype.toString.call(v).slice(8, -1)})`;
+  return typeof v === "undefined" ? "undefined" : `a ${typeof v}`;
 }
 
-/** The shape and flat values of nested JS arrays. */
+/** Appends the leaves of `value` (at `depth`) to `out`, checking them against `shape` (read from the first elements). */
+function flatten(value: unknown, shape: readonly number[], out: number[], depth: number): void {
+  if (Array.isArray(value)) {
+    if (depth === shape.length || shape[depth] !== value.length)
+      throw invalidArgument({
+        code: "ragged-array",
+        message: depth === shape.length ? `nested array mixes scalars and arrays at depth ${depth}` : `nested array is ragged at depth ${depth}`,
+        expected: depth === shape.length ? "a number or a boolean" : `${shape[depth]} elements`,
+        received: depth === shape.length ? "an array" : `${value.length}`,
+        fix: "give every row the same length and depth",
+      });
+    for (let i = 0; i < value.length; i++) {
+      // A hole ([1, , 3]) is not an element: `for ... of` would read it as undefined.
+      if (!(i in value))
+        throw invalidArgument({ code: "bad-element", message: `nested array has a hole at index ${i} (depth ${depth})`, expected: "a number or a boolean", received: "nothing", fix: "give every element a value" });
+      flatten(value[i], shape, out, depth + 1);
+    }
+    return;
+  }
+  if (depth !== shape.length)
+    throw invalidArgument({
+      code: "ragged-array",
+      message: `nested array mixes scalars and arrays at depth ${depth}`,
+      expected: `an array of ${shape[depth]} elements`,
+      received: "a scalar",
+      fix: "give every row the same length and depth",
+    });
+  if (typeof value === "number") out.push(value);
+  else if (typeof value === "boolean") out.push(value ? 1 : 0);
+  else
+    throw invalidArgument({
+      code: "bad-element",
+      message: `nested array holds ${describeElement(value)}, not a number or a boolean`,
+      expected: "numbers or booleans",
+      received: describeElement(value),
+      fix: "convert the elements to numbers (or booleans) first",
+    });
+}
+
+/**
+ * The shape and flat values of nested JS arrays: the shape is read from the first elements,
+ * then every row must match it (no ragged rows, no holes, no scalar beside an array), every
+ * leaf must be a number or a boolean, and there are at most 254 levels.
+ */
 export function flattenNested(value: NestedArray): { shape: number[]; values: number[]; isBool: boolean } {
   const shape: number[] = [];
+  for (let v: unknown = value; Array.isArray(v); v = v[0]) {
+    if (shape.length === MAX_NESTING)
+      throw invalidArgument({
+        code: "too-deep",
+        message: `nested array is more than ${MAX_NESTING} levels deep`,
+        expected: `at most ${MAX_NESTING} levels (a tensor has at most ${MAX_NESTING} dimensions)`,
+        received: "more",
+        fix: "pass an array with one level per dimension",
+      });
+    shape.push(v.length);
+    if (v.length === 0) break;
+  }
   const values: number[] = [];
-  flatten(value, shape, values);
+  flatten(value, shape, values, 0);
   const isBool = firstLeaf(value) !== undefined && typeof firstLeaf(value) === "boolean";
   return { shape, values, isBool };
 }

@@ -11,7 +11,8 @@
  * An Identity is bypassed (its consumers read its input) only when that changes nothing:
  * it has no control inputs, it is not a requested output, it does not read a variable that
  * a kept op updates (that read is a snapshot taken before the update) and it is not the pivot of a `tf.cond` branch (an Identity of a Switch
- * output that other ops take as a control input: it makes them dead with the branch).
+ * output that other ops take as a control input: it makes them dead with the branch), nor an Identity of a placeholder that
+ * other ops take as a control input (they would wait on the placeholder itself, which runs, and fails, when it is fed, as in TF).
  * A NoOp is bypassed (its control dependents wait on its control inputs) when it is not a
  * requested output and bypassing it does not add control edges.
  */
@@ -19,7 +20,7 @@ import type { Diagnostic } from "../ir/diagnostics";
 import type { Graph, Operation } from "../ir/graph";
 import { rewriteGraph } from "../ir/rewrite";
 import type { Pass } from "./pass";
-import { controlConsumers, isRefInput, neededOps, protectedNames, resolveOutputs, type OutputSpec } from "./outputs";
+import { controlConsumers, isFeedPoint, isRefInput, neededOps, protectedNames, resolveOutputs, type OutputSpec } from "./outputs";
 
 export interface DceOptions {
   /** The outputs to keep: names (`"logits"`, `"logits:0"`), tensors or operations. */
@@ -56,6 +57,7 @@ function bypassable(graph: Graph, needed: Set<Operation>, keepNames: Set<string>
       const producer = op.inputs[0].op;
       if (producer.type === "VariableV2" && written.has(producer)) continue;
       if (producer.type === "Switch" && dependents.length > 0) continue;
+      if (isFeedPoint(producer) && dependents.length > 0) continue;
       out.add(op);
     } else if (op.type === "NoOp") {
       const n = op.controlInputs.length;

@@ -228,7 +228,7 @@ export function checkGraphDefLimits(graphDef: GraphDef, limits?: Partial<Limits>
           needed: n,
           where: IMPORT_OPTIONS,
         });
-      total += n * (ITEM_BYTES[tensor.dtype] ?? 4);
+      total += n * (Object.hasOwn(ITEM_BYTES, tensor.dtype) ? ITEM_BYTES[tensor.dtype] : 4);
       if (total > maxTotalBytes && !crossing) crossing = { node, shape };
     }
   if (crossing)

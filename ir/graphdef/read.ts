@@ -14,7 +14,7 @@ import { getOpDef, hasOp, registeredOps, type AttrKind, type Attrs, type OpDef }
 import { attrFromProto, recordedAttrKinds } from "./attr-convert";
 import { checkGraphDefLimits, checkTextLimits, parseWithinStack, type Limits } from "./limits";
 import { parseInputName, type GraphDef, type NodeDef } from "./model";
-import { BUILDERS, lowerNodeDefs, tf1OpTypes, type Lowered, type LoweringContext } from "./tf1-ops";
+import { builderOf, lowerNodeDefs, tf1OpTypes, type Lowered, type LoweringContext } from "./tf1-ops";
 import { decodeMessage, GraphDefSchema } from "./schema";
 import { parseErrorDiagnostic, parseTextFormat, type ParseError } from "./text-parser";
 
@@ -92,7 +92,7 @@ export function importGraphDef(source: GraphDef | string, options: ImportGraphDe
             return graph.addOp({ type, name: opName, absoluteName: true, inputs: opInputs, controlInputs: controls, attrs, noCapture: true });
           },
         };
-        const builder = BUILDERS[node.op];
+        const builder = builderOf(node.op);
         if (builder) created[i] = builder(ctx);
         else {
           const op = ctx.addOp(node.op, data, ctx.attrs(node.op));
@@ -109,7 +109,7 @@ export function importGraphDef(source: GraphDef | string, options: ImportGraphDe
 
 /** An unknown op type is a NotFoundError naming the node, with the closest known type. */
 function checkOpType(node: NodeDef): void {
-  if (hasOp(node.op) || BUILDERS[node.op]) return;
+  if (hasOp(node.op) || builderOf(node.op)) return;
   throw notFound({
     code: "unknown-op",
     node: node.name,
@@ -128,9 +128,26 @@ function freeName(graph: Graph, base: string, reserved: Set<string>): string {
   return name;
 }
 
+/**
+ * Names that an input string cannot refer to: "" , "^x" (read as a control input) and "x:1"
+ * (read as output 1 of x). TF refuses them too (its node names are [A-Za-z0-9.][A-Za-z0-9_.\-/>]*).
+ */
+function checkNodeName(node: NodeDef): void {
+  if (node.name !== "" && !node.name.startsWith("^") && !/:\d+$/.test(node.name)) return;
+  throw invalidArgument({
+    code: "bad-node-name",
+    node: node.name,
+    message: `the GraphDef has a node named ${JSON.stringify(node.name)} (${node.op}), which no input can refer to`,
+    expected: "a non-empty name that does not start with `^` nor end in `:<number>`",
+    received: JSON.stringify(node.name),
+    fix: "rename the node (and the inputs that name it)",
+  });
+}
+
 function indexNodes(nodes: NodeDef[]): Map<string, number> {
   const index = new Map<string, number>();
   nodes.forEach((n, i) => {
+    checkNodeName(n);
     if (index.has(n.name))
       throw new AlreadyExistsError({
         code: "duplicate-node",

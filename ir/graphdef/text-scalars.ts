@@ -94,9 +94,10 @@ function roundToPrecision(x: number, p: number): number {
  * 9 significant digits, the first that reads back as the same float32.
  */
 export function formatFloat32(x: number): string {
-  const s = special(x);
-  if (s !== undefined) return s;
+  // Special values after rounding: a double beyond float32's range is stored (and written) as inf.
   const f = Math.fround(x);
+  const s = special(f);
+  if (s !== undefined) return s;
   if (f === 0) return pythonRepr(f);
   for (let p = 6; p <= 17; p++) {
     const candidate = roundToPrecision(f, p);

@@ -71,11 +71,11 @@ function int64Values(t: TensorProto, node: string, key: string): number[] {
 }
 
 function narrowTensor(t: TensorProto, node: string, key: string): TensorProto {
-  if (!(t.dtype in NARROWED_TYPES)) return t;
+  if (!Object.hasOwn(NARROWED_TYPES, t.dtype)) return t;
   return { dtype: NARROWED_TYPES[t.dtype], tensorShape: t.tensorShape, intVal: int64Values(t, node, key) };
 }
 
-const narrowType = (type: string) => NARROWED_TYPES[type] ?? type;
+const narrowType = (type: string) => (Object.hasOwn(NARROWED_TYPES, type) ? NARROWED_TYPES[type] : type);
 
 function narrowList(list: AttrListValue, node: string, key: string): AttrListValue {
   const out: AttrListValue = { ...list };
@@ -134,13 +134,24 @@ export const RENAMES: Readonly<Record<string, Rename>> = {
   Concat: { type: "ConcatV2", inputs: ([dim, ...values]) => [...values, dim] },
 };
 
+/**
+ * The entry of `table` for op type `op`, own properties only: a NodeDef's op is any string, and
+ * "constructor" or "toString" must not find Object.prototype's members.
+ */
+function own<T>(table: Readonly<Record<string, T>>, op: string): T | undefined {
+  return Object.hasOwn(table, op) ? table[op] : undefined;
+}
+
+/** The rename of TF op type `op`, if it has one. */
+const renameOf = (op: string): Rename | undefined => own(RENAMES, op);
+
 /** Applies RENAMES to one NodeDef (unchanged when its op is not renamed). */
 export function renameNode(node: NodeDef): NodeDef {
-  const rename = RENAMES[node.op];
+  const rename = renameOf(node.op);
   if (!rename) return node;
   const attr: Record<string, AttrValueProto> = {};
   for (const [key, value] of Object.entries(node.attr)) {
-    const target = rename.attrs && key in rename.attrs ? rename.attrs[key] : key;
+    const target = rename.attrs && Object.hasOwn(rename.attrs, key) ? rename.attrs[key] : key;
     if (target !== null) attr[target] = value;
   }
   let input = node.input;
@@ -187,6 +198,15 @@ function int32Const(ctx: LoweringContext, values: number[], suffix: string): Ten
 
 /** TF1 Select: a scalar or same-shaped condition selects elementwise; a vector one selects rows of x. */
 function select(ctx: LoweringContext): Lowered {
+  if (ctx.inputs.length !== 3)
+    throw invalidArgument({
+      code: "input-count",
+      node: ctx.name,
+      message: "Select takes 3 input(s): condition, x and y",
+      expected: "3",
+      received: `${ctx.inputs.length}`,
+      fix: "pass the op the inputs its signature lists",
+    });
   const [c, x, y] = ctx.inputs;
   const xRank = x.rank ?? y.rank;
   let condition = c;
@@ -209,6 +229,9 @@ function select(ctx: LoweringContext): Lowered {
 export const BUILDERS: Readonly<Record<string, Builder>> = {
   Select: select,
 };
+
+/** The builder of TF op type `op`, if it has one. */
+export const builderOf = (op: string): Builder | undefined => own(BUILDERS, op);
 
 /** TF op types the importer knows beyond the registered ones (for suggestions). */
 export function tf1OpTypes(): string[] {

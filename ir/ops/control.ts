@@ -56,7 +56,12 @@ registerOp({
 registerOp({
   type: "Merge",
   inputs: "variadic",
-  infer: (inputs) => {
+  infer: (inputs, _, node) => {
+    if (inputs.length === 0)
+      throw invalidArgument({ code: "input-count", node, message: "Merge needs at least one input", expected: ">= 1 inputs", received: "0", fix: "pass the tensors to merge (one per branch)" });
+    const mixed = inputs.find((i) => i.dtype !== inputs[0].dtype);
+    if (mixed)
+      throw invalidArgument({ code: "dtype-mismatch", node, message: "Merge needs inputs of one dtype", expected: inputs[0].dtype, received: mixed.dtype, fix: "cast the branches' results to one dtype" });
     const shapes = inputs.map((i) => i.shape);
     const first = shapes[0];
     const same = shapes.every((s) => s !== null && first !== null && s.length === first.length);

@@ -8,12 +8,15 @@ import { NDArray } from "../ndarray";
 import { registerOp } from "../registry";
 import { broadcastShapes, formatShape, stridesOf } from "../shape";
 import { apply1 } from "./build";
+import { rankFromLength, unknownDims } from "./array/common";
 
 registerOp({
   type: "AddN",
   inputs: "variadic",
   attrs: { N: { kind: "int", default: 0 } },
   infer: (inputs, _, node) => {
+    if (inputs.length === 0)
+      throw invalidArgument({ code: "input-count", node, message: "AddN needs at least one input", expected: ">= 1 inputs", received: "0", fix: "pass the tensors to sum" });
     let shape = inputs[0].shape;
     for (const t of inputs.slice(1)) {
       if (t.dtype !== inputs[0].dtype)
@@ -74,7 +77,7 @@ export function sumToShape(grad: NDArray, shape: number[], alloc: (n: number) =>
 registerOp({
   type: "SumToShape",
   inputs: 2,
-  infer: ([grad, shape]) => [{ dtype: grad.dtype, shape: shape.value ? Array.from(shape.value.data) : shape.shape && shape.shape[0] !== null ? new Array(shape.shape[0]).fill(null) : null }],
+  infer: ([grad, shape], _, node) => [{ dtype: grad.dtype, shape: shape.value ? Array.from(shape.value.data) : unknownDims(rankFromLength(shape, "SumToShape", "shape", node)) }],
   kernel: ([grad, shape], _, ctx) => [sumToShape(grad, Array.from(shape.data), (n) => ctx.alloc(grad.dtype, n), ctx.node)],
 });
 

@@ -8,6 +8,7 @@ import { registerOp, type Attrs, type KernelContext } from "../registry";
 import { sizeOf } from "../shape";
 import { getDefaultGraph, type Tensor } from "../graph";
 import { constantOp } from "./build";
+import { rankFromLength, unknownDims } from "./array/common";
 
 /** mulberry32: small, fast, good enough for initializers and dropout masks. */
 export function mulberry32(seed: number): () => number {
@@ -52,10 +53,9 @@ function randomOp(type: string, sample: (u: () => number) => number): void {
     inputs: 1,
     stateful: true,
     attrs: randomAttrs,
-    infer: ([shape], attrs) => {
+    infer: ([shape], attrs, node) => {
       if (shape.value) return [{ dtype: attrs.dtype as DType, shape: Array.from(shape.value.data) }];
-      const n = shape.shape?.[0];
-      return [{ dtype: attrs.dtype as DType, shape: n === null || n === undefined ? null : new Array(n).fill(null) }];
+      return [{ dtype: attrs.dtype as DType, shape: unknownDims(rankFromLength(shape, type, "shape", node)) }];
     },
     kernel: ([shape], attrs, ctx) => {
       const dims = Array.from(shape.data);

@@ -15,6 +15,7 @@ import { formatShape, isFullyDefined, normalizeAxis, sizeOf, type MaybeShape } f
 import { apply1, constantOp, convertToTensor, graphOf, type TensorLike } from "./build";
 import { add, div, equal, maximum, mul, floorDiv } from "./elementwise";
 import { cast, onesLike, reshape, shape } from "./array";
+import { rankFromLength, unknownDims } from "./array/common";
 
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
@@ -145,8 +146,7 @@ registerOp({
       broadcastTarget(x.shape, dims, node);
       return [{ dtype: x.dtype, shape: dims }];
     }
-    const n = target.shape?.[0];
-    return [{ dtype: x.dtype, shape: n === null || n === undefined ? null : new Array<null>(n).fill(null) }];
+    return [{ dtype: x.dtype, shape: unknownDims(rankFromLength(target, "BroadcastTo", "shape", node)) }];
   },
   kernel: ([x, target], _, ctx) => {
     const dims = Array.from(target.data);

@@ -1,6 +1,6 @@
 /** Turning user feeds (names or tensors to values of many forms) into checked NDArrays. */
 import { allocate, coerce, type DType, type TypedArray } from "../../ir/dtype";
-import { invalidArgument, notFound, suggestion } from "../../ir/diagnostics";
+import { InvalidArgumentError, invalidArgument, notFound, suggestion } from "../../ir/diagnostics";
 import { Operation, Tensor, type Graph } from "../../ir/graph";
 import { NDArray, flattenNested, type NestedArray } from "../../ir/ndarray";
 import { formatShape, isCompatible, sizeOf, type MaybeShape } from "../../ir/shape";
@@ -61,6 +61,8 @@ export function toFeedArray(tensor: Tensor, value: FeedValue, highPrecision = fa
       throw mismatch(`dtype ${value.dtype}`, `dtype ${tensor.dtype}`, `convert the value to ${tensor.dtype} before feeding it`);
     array = value;
   } else if (ArrayBuffer.isView(value)) {
+    if (value instanceof DataView || value instanceof BigInt64Array || value instanceof BigUint64Array)
+      throw mismatch(`a ${value.constructor.name}`, `${tensor.dtype} data`, `pass a ${tensor.dtype === "int32" ? "Int32Array" : tensor.dtype === "bool" ? "Uint8Array" : "Float32Array"} of numbers`);
     const typed = value as TypedArray;
     const kind: DType = typed instanceof Int32Array ? "int32" : typed instanceof Uint8Array ? "bool" : "float32";
     // Float64Array feeds are float32 values given at high precision (finite-difference checks).
@@ -68,14 +70,18 @@ export function toFeedArray(tensor: Tensor, value: FeedValue, highPrecision = fa
       throw mismatch(`a ${typed.constructor.name}`, `${tensor.dtype} data`, `pass a ${tensor.dtype === "int32" ? "Int32Array" : tensor.dtype === "bool" ? "Uint8Array" : "Float32Array"}`);
     const shape = inferFeedShape(declared, typed.length, tensor);
     const store = allocate(tensor.dtype, typed.length, highPrecision);
-    store.set(typed);
+    // A bool is 0 or 1: a Uint8Array may hold other bytes, which mean true.
+    if (tensor.dtype === "bool") for (let i = 0; i < typed.length; i++) store[i] = typed[i] ? 1 : 0;
+    else store.set(typed);
     array = new NDArray(tensor.dtype, shape, store);
   } else {
-    const { shape, values, isBool } = flattenNested(value as NestedArray);
+    const { shape, values, isBool } = flattenFeed(value, tensor);
     if (isBool !== (tensor.dtype === "bool") && values.length > 0)
       throw mismatch(isBool ? "booleans" : "numbers", tensor.dtype, tensor.dtype === "bool" ? "feed true/false" : "feed numbers");
     if (tensor.dtype === "int32" && values.some((v) => !Number.isInteger(v)))
       throw mismatch("non-integer numbers", "int32", "round the values or feed a float32 tensor");
+    const outside = tensor.dtype === "int32" ? values.find((v) => v < -2147483648 || v > 2147483647) : undefined;
+    if (outside !== undefined) throw mismatch(`${outside}, outside int32's range`, "int32 values in [-2147483648, 2147483647]", "feed values that fit in int32, or a float32 tensor");
     const store = allocate(tensor.dtype, values.length, highPrecision);
     for (let i = 0; i < values.length; i++) store[i] = coerce(tensor.dtype, values[i]);
     array = new NDArray(tensor.dtype, shape, store);
@@ -83,6 +89,16 @@ export function toFeedArray(tensor: Tensor, value: FeedValue, highPrecision = fa
   if (!isCompatible(array.shape, declared))
     throw mismatch(`shape ${formatShape(array.shape)}`, `shape ${formatShape(declared)}`, `feed a value of shape ${formatShape(declared)}`);
   return array;
+}
+
+/** flattenNested, with its errors (ragged rows, holes, odd elements, too deep) naming the feed. */
+function flattenFeed(value: unknown, tensor: Tensor): ReturnType<typeof flattenNested> {
+  try {
+    return flattenNested(value as NestedArray);
+  } catch (e) {
+    if (!(e instanceof InvalidArgumentError)) throw e;
+    throw invalidArgument({ ...e.diagnostic, node: tensor.name, message: `cannot feed this value for tensor \`${tensor.name}\`: ${e.diagnostic.message}` });
+  }
 }
 
 function inferFeedShape(declared: MaybeShape, length: number, tensor: Tensor): number[] {

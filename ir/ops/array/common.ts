@@ -97,6 +97,41 @@ export function vectorLength(spec: TensorSpec): number | null {
   return n === undefined ? null : n;
 }
 
+/** The most dimensions a tensor may have (TF's TensorShape::MaxDimensions). */
+export const MAX_RANK = 254;
+
+/**
+ * The rank that a shape-like vector input (a shape, perm, multiples, begin ...) gives, from its
+ * static length: null when unknown, an InvalidArgumentError naming the node above MAX_RANK (a
+ * placeholder of shape [2147483647] must not make shape inference allocate that many dims).
+ */
+export function rankFromLength(spec: TensorSpec, type: string, what: string, node: string): number | null {
+  const n = vectorLength(spec);
+  if (n === null || n <= MAX_RANK) return n;
+  return fail(node, {
+    code: "bad-rank",
+    message: `the \`${what}\` input of ${type} has ${n} entries, one per dimension of a tensor of rank ${n}, above the most a tensor may have (${MAX_RANK})`,
+    expected: `at most ${MAX_RANK} entries`,
+    received: `shape ${formatShape(spec.shape)}`,
+    fix: `pass one entry per dimension for \`${what}\``,
+  });
+}
+
+/** The most outputs one op may have (Split's num_split, Unpack's num): as many as a GraphDef may have nodes by default. */
+export const MAX_OUTPUTS = 1e6;
+
+/** An attribute that sets an op's output count: an integer in [min, MAX_OUTPUTS]. */
+export function outputCount(num: number, type: string, attr: string, node: string, min = 1): number {
+  if (Number.isInteger(num) && num >= min && num <= MAX_OUTPUTS) return num;
+  return fail(node, {
+    code: "bad-output-count",
+    message: `${type}'s \`${attr}\` sets its number of outputs, and must be an integer from ${min} to ${MAX_OUTPUTS}`,
+    expected: `an integer in [${min}, ${MAX_OUTPUTS}]`,
+    received: String(num),
+    fix: `set \`${attr}\` to the number of pieces`,
+  });
+}
+
 /** A shape of `rank` unknown dims, or unknown rank. */
 export function unknownDims(rank: number | null): MaybeShape {
   return rank === null ? null : new Array<null>(rank).fill(null);

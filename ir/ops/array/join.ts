@@ -10,7 +10,7 @@ import { formatShape, isFullyDefined, normalizeAxis, stridesOf, type MaybeShape,
 import { graphOf, type TensorLike } from "../build";
 import { identity } from "../control";
 import { reduceSum } from "../reduce";
-import { buildOp, copyBlock, fail, ints, mergeDim, product, range, requireSameDType, scalarInput, tensorInts, unknownDims, vectorInput, vectorLength, type BuildInput } from "./common";
+import { buildOp, copyBlock, fail, ints, mergeDim, outputCount, product, range, rankFromLength, requireSameDType, scalarInput, tensorInts, unknownDims, vectorInput, vectorLength, type BuildInput } from "./common";
 import { reshape, shape, zerosLike } from "./reshape";
 import { slice, transpose } from "./slice";
 
@@ -107,6 +107,8 @@ registerOp({
   nonDifferentiable: true,
   infer: (inputs, attrs, node) => {
     const n = attrs.N as number;
+    if (n < 1 || inputs.length !== n + 1)
+      fail(node, { code: "input-count", message: "ConcatOffset takes a concat_dim and N shapes", expected: `${n + 1} inputs (N = ${n} >= 1)`, received: `${inputs.length}` });
     scalarInput(inputs[0], "ConcatOffset", "concat_dim", node);
     const shapes = inputs.slice(1);
     shapes.forEach((s) => vectorInput(s, "ConcatOffset", "shape", node));
@@ -167,7 +169,7 @@ registerOp({
   inputs: 1,
   attrs: { num: { kind: "int" }, axis: { kind: "int", default: 0 } },
   infer: ([x], attrs, node) => {
-    const num = attrs.num as number;
+    const num = outputCount(attrs.num as number, "Unpack", "num", node, 0);
     if (x.shape === null) return new Array<TensorSpec>(num).fill({ dtype: x.dtype, shape: null });
     const a = normalizeAxis(attrs.axis as number, x.shape.length, node);
     mergeDim(num, x.shape[a], node, `Unpack's num must equal the size of dimension ${a}`);
@@ -226,7 +228,8 @@ function splitSizes(dim: number | null, num: number, given: readonly number[] | 
   return given.map((s) => (s === -1 ? (dim === null ? null : dim - known) : s));
 }
 
-function splitInfer(value: TensorSpec, axis: number | undefined, num: number, sizes: number[] | undefined, node: string): TensorSpec[] {
+function splitInfer(value: TensorSpec, axis: number | undefined, numSplit: number, sizes: number[] | undefined, node: string): TensorSpec[] {
+  const num = outputCount(numSplit, sizes === undefined ? "Split" : "SplitV", "num_split", node);
   if (value.shape === null || axis === undefined) return range(0, num).map(() => ({ dtype: value.dtype, shape: unknownDims(value.shape?.length ?? null) }));
   const a = normalizeAxis(axis, value.shape.length, node);
   const pieces = splitSizes(value.shape[a], num, sizes, node);
@@ -282,7 +285,7 @@ function tileShape(input: MaybeShape, multiples: readonly number[] | undefined, 
 registerOp({
   type: "Tile",
   inputs: 2,
-  infer: ([x, m], _, node) => [{ dtype: x.dtype, shape: tileShape(x.shape, vectorInput(m, "Tile", "multiples", node), vectorLength(m), node) }],
+  infer: ([x, m], _, node) => [{ dtype: x.dtype, shape: tileShape(x.shape, vectorInput(m, "Tile", "multiples", node), rankFromLength(m, "Tile", "multiples", node), node) }],
   kernel: ([x, m], _, ctx) => {
     const multiples = ints(m);
     const outShape = tileShape(x.shape, multiples, multiples.length, ctx.node) as number[];

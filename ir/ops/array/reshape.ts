@@ -9,7 +9,7 @@ import { registerOp } from "../../registry";
 import { formatShape, isFullyDefined, normalizeAxis, type MaybeShape, type Shape } from "../../shape";
 import { constantOp, convertToTensor, graphOf, requireDType, type TensorLike } from "../build";
 import { reduceSum } from "../reduce";
-import { buildOp, fail, ints, product, requireRank, scalarInput, unknownDims, vectorInput, vectorLength } from "./common";
+import { buildOp, fail, ints, product, rankFromLength, requireRank, scalarInput, unknownDims, vectorInput } from "./common";
 
 /**
  * The output shape of reshaping `input` to `target` (one -1 inferred). Works on static shapes
@@ -69,7 +69,7 @@ registerOp({
   infer: ([x, s], _, node) => {
     const target = vectorInput(s, "Reshape", "shape", node);
     if (target) return [{ dtype: x.dtype, shape: reshapeShape(x.shape, target, node) }];
-    return [{ dtype: x.dtype, shape: unknownDims(vectorLength(s)) }];
+    return [{ dtype: x.dtype, shape: unknownDims(rankFromLength(s, "Reshape", "shape", node)) }];
   },
   kernel: ([x, s], _, ctx) => {
     requireRank(s.shape, 1, "Reshape", "shape", ctx.node);
@@ -160,7 +160,7 @@ registerOp({
     const d = vectorInput(dims, "Fill", "dims", node);
     requireRank(value.shape, 0, "Fill", "value", node);
     if (d) checkDims(d, "Fill", node);
-    return [{ dtype: value.dtype, shape: d ?? unknownDims(vectorLength(dims)) }];
+    return [{ dtype: value.dtype, shape: d ?? unknownDims(rankFromLength(dims, "Fill", "dims", node)) }];
   },
   kernel: ([dims, value], _, ctx) => {
     const d = ints(dims);

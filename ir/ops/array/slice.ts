@@ -6,7 +6,7 @@ import { formatShape, stridesOf, type MaybeShape } from "../../shape";
 import type { TypedArray } from "../../dtype";
 import { type TensorLike } from "../build";
 import { sub } from "../elementwise";
-import { buildOp, copyBlock, fail, ints, product, range, requireInt32, requireRank, tensorInts, unknownDims, vectorInput, vectorLength } from "./common";
+import { buildOp, copyBlock, fail, ints, product, range, requireInt32, requireRank, rankFromLength, tensorInts, unknownDims, vectorInput } from "./common";
 import { stack } from "./join";
 import { reshape, shape } from "./reshape";
 
@@ -33,7 +33,7 @@ function transposeShape(input: MaybeShape, perm: readonly number[] | undefined, 
 registerOp({
   type: "Transpose",
   inputs: 2,
-  infer: ([x, p], _, node) => [{ dtype: x.dtype, shape: transposeShape(x.shape, vectorInput(p, "Transpose", "perm", node), vectorLength(p), node) }],
+  infer: ([x, p], _, node) => [{ dtype: x.dtype, shape: transposeShape(x.shape, vectorInput(p, "Transpose", "perm", node), rankFromLength(p, "Transpose", "perm", node), node) }],
   kernel: ([x, p], _, ctx) => {
     const perm = ints(p);
     const outShape = transposeShape(x.shape, perm, perm.length, ctx.node) as number[];
@@ -111,7 +111,7 @@ registerOp({
   infer: ([x, b, s], _, node) => {
     const begin = vectorInput(b, "Slice", "begin", node);
     const size = vectorInput(s, "Slice", "size", node);
-    return [{ dtype: x.dtype, shape: sliceShape(x.shape, begin, size, vectorLength(b) ?? vectorLength(s), node) }];
+    return [{ dtype: x.dtype, shape: sliceShape(x.shape, begin, size, rankFromLength(b, "Slice", "begin", node) ?? rankFromLength(s, "Slice", "size", node), node) }];
   },
   kernel: ([x, b, s], _, ctx) => {
     const begin = ints(b);

@@ -16,7 +16,7 @@ import { NDArray } from "../../ndarray";
 import { registerOp, type Attrs, type AttrSpec, type TensorSpec } from "../../registry";
 import { formatShape, isFullyDefined, stridesOf, type MaybeShape } from "../../shape";
 import type { TensorLike } from "../build";
-import { buildOp, copyBlock, fail, ints, product, unknownDims, vectorInput, vectorLength } from "./common";
+import { buildOp, copyBlock, fail, ints, product, rankFromLength, unknownDims, vectorInput } from "./common";
 import { shape as shapeOf } from "./reshape";
 
 const MASKS = ["begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_axis_mask"] as const;
@@ -150,7 +150,7 @@ function sparseInputs([, b, e, s]: TensorSpec[], node: string): { sparse: { begi
   const begin = vectorInput(b, "StridedSlice", "begin", node);
   const end = vectorInput(e, "StridedSlice", "end", node);
   const strides = vectorInput(s, "StridedSlice", "strides", node);
-  const lengths = [b, e, s].map(vectorLength);
+  const lengths = [b, e, s].map((v, i) => rankFromLength(v, "StridedSlice", ["begin", "end", "strides"][i], node));
   const known = lengths.filter((n): n is number => n !== null);
   if (known.some((n) => n !== known[0]))
     fail(node, {
@@ -196,7 +196,7 @@ registerOp({
   infer: ([shape, b, e, s, dy], attrs, node) => {
     const target = vectorInput(shape, "StridedSliceGrad", "shape", node);
     const { sparse, dims } = sparseInputs([shape, b, e, s], node);
-    const out: MaybeShape = target ?? unknownDims(vectorLength(shape));
+    const out: MaybeShape = target ?? unknownDims(rankFromLength(shape, "StridedSliceGrad", "shape", node));
     const g = geometry(out, dims, sparse, attrs, node);
     if (g?.output && dy.shape && isFullyDefined(g.output) && isFullyDefined(dy.shape) && formatShape(g.output) !== formatShape(dy.shape))
       fail(node, { code: "shape-mismatch", message: "StridedSliceGrad's dy does not have the slice's shape", expected: formatShape(g.output), received: formatShape(dy.shape) });
