@@ -8,7 +8,7 @@ import { registerOp, type Attrs, type KernelContext } from "../registry";
 import { sizeOf } from "../shape";
 import { getDefaultGraph, type Tensor } from "../graph";
 import { constantOp } from "./build";
-import { rankFromLength, unknownDims } from "./array/common";
+import { fail, rankFromLength, unknownDims, vectorInput } from "./array/common";
 
 /** mulberry32: small, fast, good enough for initializers and dropout masks. */
 export function mulberry32(seed: number): () => number {
@@ -54,7 +54,11 @@ function randomOp(type: string, sample: (u: () => number) => number): void {
     stateful: true,
     attrs: randomAttrs,
     infer: ([shape], attrs, node) => {
-      if (shape.value) return [{ dtype: attrs.dtype as DType, shape: Array.from(shape.value.data) }];
+      // The shape is an int32 vector of sizes (a float or negative one gave a static shape no tensor has).
+      const dims = vectorInput(shape, type, "shape", node);
+      if (dims?.some((d) => d < 0))
+        fail(node, { code: "bad-shape", message: `${type}'s shape must be non-negative`, expected: "dims >= 0", received: `[${dims.join(",")}]`, fix: "pass a shape of non-negative sizes" });
+      if (dims) return [{ dtype: attrs.dtype as DType, shape: dims }];
       return [{ dtype: attrs.dtype as DType, shape: unknownDims(rankFromLength(shape, type, "shape", node)) }];
     },
     kernel: ([shape], attrs, ctx) => {

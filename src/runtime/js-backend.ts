@@ -124,7 +124,15 @@ export class JsBackend {
       if (reason !== null) return { interpreter: true, reason };
       throw e;
     }
-    const run = new Function(...PARAMS, program.body)(...this.runtime(program, order)) as RunFn;
+    let run: RunFn;
+    try {
+      run = new Function(...PARAMS, program.body)(...this.runtime(program, order)) as RunFn;
+    } catch (e) {
+      if (e instanceof OpError) throw e;
+      // Setting up the planned buffers failed (a static size no typed array can hold): the interpreter,
+      // op by op, reports it as an error of the node that needs it (it threw a raw RangeError from here).
+      return { interpreter: true, reason: `the compiled program could not be set up: ${e instanceof Error ? e.message : String(e)}` };
+    }
     return { program, run, feedOrder: program.analysis.feeds, fetches };
   }
 

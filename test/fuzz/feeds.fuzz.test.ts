@@ -5,13 +5,17 @@
  * value the oracle computes (same shape, same numbers), or, where the oracle says the feed is
  * wrong, throws a tf.errors.InvalidArgumentError that names the placeholder — never another
  * exception, never a silently converted wrong value. Keys that name nothing throw a NotFoundError
- * naming the key.
+ * naming the key. And random one-op graphs of every op type (importer-ops.ts, small values),
+ * fed values that fit, run to a value or a tf.errors.* on the interpreter and on the default
+ * backend, with the same numbers on both.
  */
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import * as tf from "foldflow";
 import { collectCrashes, fuzzSeed, fuzzTimeout, Outcomes, runsFor } from "./fuzz-helpers";
 import { feedForm, feedValue, placeholderSpec, verdict, type PlaceholderSpec } from "./feed-values";
+import { oneOpGraphOf } from "./importer-ops";
+import { toText } from "../../ir/graphdef/write";
 
 const seed = fuzzSeed();
 const outcomes = new Outcomes("feeds", 3000);
@@ -76,7 +80,35 @@ describe("fuzz: feeds", () => {
           () => `placeholder ${spec.dtype} ${JSON.stringify(spec.declared)}, key ${key}, form ${JSON.stringify(form)}, value ${show(value)} (oracle: ${expected.verdict}${expected.verdict === "invalid" ? `, ${expected.why}` : ""})`,
         );
       }),
-      { numRuns: runsFor(5000, 0.3), seed },
+      { numRuns: runsFor(5000, 0.2), seed },
+    );
+    expect(outcomes.crashes).toBe(0);
+  }, fuzzTimeout);
+
+  it("random one-op graphs of every op type run to a value or a tf.errors.*, the same on the interpreter and the default backend", () => {
+    fc.assert(
+      fc.property(oneOpGraphOf(false), ({ op, graphDef }) => {
+        const text = toText(graphDef);
+        outcomes.run(
+          () => {
+            const graph = tf.importGraphDef(text);
+            const feeds = fittingFeeds(graph);
+            const fetches = graph.operations.filter((o) => o.name === "op").flatMap((o) => (o.outputs.length ? o.outputs.map((t) => t.name) : [o.name]));
+            const expected = new tf.Session({ graph, backend: "interpreter" }).runSync(fetches, feeds) as (tf.NDArray | null)[];
+            let actual: (tf.NDArray | null)[];
+            try {
+              actual = new tf.Session({ graph }).runSync(fetches, feeds) as (tf.NDArray | null)[];
+            } catch (e) {
+              // The interpreter ran it: the default backend must too.
+              throw new Error(`the default backend failed where the interpreter ran: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+            }
+            const d = differs(expected, actual);
+            if (d) throw new Error(`the default backend differs from the interpreter: ${d}`);
+          },
+          () => `one ${op}\n--- text ---\n${text}`,
+        );
+      }),
+      { numRuns: runsFor(1500, 0.1), seed },
     );
     expect(outcomes.crashes).toBe(0);
   }, fuzzTimeout);
@@ -112,6 +144,31 @@ describe("fuzz: feeds", () => {
     expect(outcomes.crashes).toBe(0);
   }, fuzzTimeout);
 });
+
+/** Values that fit every placeholder of `graph` (unknown dims 2, unknown rank [2]). */
+function fittingFeeds(graph: tf.Graph): Record<string, tf.NDArray> {
+  const feeds: Record<string, tf.NDArray> = {};
+  for (const p of graph.operations.filter((o) => o.type === "Placeholder")) {
+    const t = p.outputs[0];
+    const shape = (t.shape ?? [2]).map((d) => d ?? 2);
+    const n = shape.reduce((a, b) => a * b, 1);
+    feeds[p.name] = tf.ndarray(Array.from({ length: n }, (_, i) => (t.dtype === "bool" ? i % 2 : (i % 5) - 1)), shape, t.dtype);
+  }
+  return feeds;
+}
+
+/** The first difference between two fetch results (1e-5 relative), or undefined. */
+function differs(a: (tf.NDArray | null)[], b: (tf.NDArray | null)[]): string | undefined {
+  for (let k = 0; k < a.length; k++) {
+    const x = a[k];
+    const y = b[k];
+    if (x === null || y === null) continue;
+    if (x.dtype !== y.dtype || x.shape.join() !== y.shape.join()) return `output ${k}: ${y.dtype} [${y.shape}] instead of ${x.dtype} [${x.shape}]`;
+    for (let i = 0; i < x.size; i++)
+      if (!same(y.data[i], x.data[i]) && !(Math.abs(y.data[i] - x.data[i]) <= 1e-5 * (1 + Math.abs(x.data[i])))) return `output ${k}[${i}]: ${y.data[i]} instead of ${x.data[i]}`;
+  }
+  return undefined;
+}
 
 /** The feeds for `value` under the kind of key `key`. */
 function feedDict(key: (typeof KEYS)[number], x: tf.Tensor, value: unknown): tf.FeedDict {

@@ -109,7 +109,7 @@ export class Outcomes {
       this.rejected.set(name, (this.rejected.get(name) ?? 0) + 1);
       const code = `${name}/${(error as InstanceType<typeof tf.errors.OpError>).errorCode}`;
       this.codes.set(code, (this.codes.get(code) ?? 0) + 1);
-      if (collectCrashes && !this.examples.has(code)) this.examples.set(code, `${(error as Error).message.slice(0, 300)}\n  ${describe().slice(0, 400)}\n${signature(error)}\n${(error as Error).stack?.split("\n").slice(1, 14).join("\n")}`);
+      if (collectCrashes && !this.examples.has(code)) this.examples.set(code, `${(error as Error).message.slice(0, 300)}\n  ${describe().slice(0, 400)}\n  thrown ${signature(error)}`);
     } else this.accepted++;
     if (ms > this.budgetMs) {
       this.crashes++;
@@ -121,14 +121,7 @@ export class Outcomes {
     }
   }
 
-  /** Records a case checked outside `run` (a property with its own body). */
-  count(accepted: boolean, rejectedAs?: string): void {
-    this.cases++;
-    if (accepted) this.accepted++;
-    else if (rejectedAs) this.rejected.set(rejectedAs, (this.rejected.get(rejectedAs) ?? 0) + 1);
-  }
-
-  /** The distinct crashes found in collect mode, one paragraph each. */
+  /** Collect mode: rejections by code with one example each, then the distinct crashes, one paragraph each. */
   report(): string {
     const codes = [...this.codes.entries()].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(", ");
     const crashes = [...this.distinct.entries()].map(([k, v]) => `* ${k}\n  ${v.replace(/\n/g, "\n  ")}`);

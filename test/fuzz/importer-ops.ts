@@ -15,17 +15,22 @@ type TFDType = (typeof DTYPES)[number];
 
 const shapeProto = (dims: number[] | null): TensorShapeProto => (dims === null ? { dim: [], unknownRank: true } : { dim: dims.map((size) => ({ size })) });
 
-/** A static shape: rank 0..4, dims 0..4 or unknown (-1), rarely huge; sometimes unknown rank. */
-const staticShape: fc.Arbitrary<number[] | null> = fc.oneof(
-  {
-    weight: 10,
-    arbitrary: fc.array(
-      fc.oneof({ weight: 30, arbitrary: fc.integer({ min: 1, max: 4 }) }, { weight: 6, arbitrary: fc.constantFrom(0, -1) }, { weight: 1, arbitrary: fc.constantFrom(1e8, 2 ** 31 - 1, 2 ** 40) }),
-      { maxLength: 4 },
-    ),
-  },
-  { weight: 1, arbitrary: fc.constant(null) },
-);
+/** A static shape: rank 0..4, dims 0..4 or unknown (-1), rarely huge (when `huge`); sometimes unknown rank. */
+const staticShapeOf = (huge: boolean): fc.Arbitrary<number[] | null> =>
+  fc.oneof(
+    {
+      weight: 10,
+      arbitrary: fc.array(
+        fc.oneof(
+          { weight: 30, arbitrary: fc.integer({ min: 1, max: 4 }) },
+          { weight: 6, arbitrary: fc.constantFrom(0, -1) },
+          ...(huge ? [{ weight: 1, arbitrary: fc.constantFrom(1e8, 2 ** 31 - 1, 2 ** 40) }] : []),
+        ),
+        { maxLength: 4 },
+      ),
+    },
+    { weight: 1, arbitrary: fc.constant(null) },
+  );
 
 /** A concrete shape for a constant: rank 0..3, dims 0..4. */
 const constShape = fc.array(fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 1, max: 4 }) }, { weight: 1, arbitrary: fc.constant(0) }), { maxLength: 3 });
@@ -48,21 +53,32 @@ interface InputSpec {
   values: number[];
 }
 
-const inputSpec: fc.Arbitrary<InputSpec> = fc.oneof(
-  fc.record({ kind: fc.constant("Placeholder" as const), dtype: fc.constantFrom(...DTYPES), shape: staticShape, values: fc.constant<number[]>([]) }),
-  fc.record({
-    kind: fc.constant("Const" as const),
-    dtype: fc.constantFrom(...DTYPES),
-    shape: constShape,
-    values: fc.array(fc.oneof({ weight: 8, arbitrary: fc.integer({ min: -3, max: 5 }) }, { weight: 1, arbitrary: fc.double({ min: -10, max: 10 }) }, { weight: 1, arbitrary: fc.constantFrom(2 ** 31 - 1, -(2 ** 31), 1e6) }), { minLength: 1, maxLength: 12 }),
-  }),
-);
+const inputSpecOf = (huge: boolean): fc.Arbitrary<InputSpec> =>
+  fc.oneof(
+    fc.record({ kind: fc.constant("Placeholder" as const), dtype: fc.constantFrom(...DTYPES), shape: staticShapeOf(huge), values: fc.constant<number[]>([]) }),
+    fc.record({
+      kind: fc.constant("Const" as const),
+      dtype: fc.constantFrom(...DTYPES),
+      shape: constShape,
+      values: fc.array(
+        fc.oneof(
+          { weight: 8, arbitrary: fc.integer({ min: -3, max: 5 }) },
+          { weight: 1, arbitrary: fc.double({ min: -10, max: 10 }) },
+          ...(huge ? [{ weight: 1, arbitrary: fc.constantFrom(2 ** 31 - 1, -(2 ** 31), 1e6) }] : []),
+        ),
+        { minLength: 1, maxLength: 12 },
+      ),
+    }),
+  );
 
-const smallInt = fc.oneof({ weight: 10, arbitrary: fc.integer({ min: -3, max: 6 }) }, { weight: 1, arbitrary: fc.constantFrom(2 ** 31 - 1, -(2 ** 31), 1000, 2 ** 40) });
+const smallIntOf = (huge: boolean) =>
+  fc.oneof({ weight: 10, arbitrary: fc.integer({ min: -3, max: 6 }) }, ...(huge ? [{ weight: 1, arbitrary: fc.constantFrom(2 ** 31 - 1, -(2 ** 31), 1000, 2 ** 40) }] : []));
 const anyDouble = fc.oneof(fc.double({ min: -10, max: 10, noNaN: true }), fc.constantFrom(0, -0, 1e-3, NaN, Infinity, -1e30));
 const STRINGS = ["NHWC", "NCHW", "SAME", "VALID", "EXPLICIT", "sum", "mean", "", "x"];
 
-function valueOfKind(kind: AttrKind, spec: AttrSpec): fc.Arbitrary<AttrValueProto> {
+function valueOfKind(kind: AttrKind, spec: AttrSpec, huge: boolean): fc.Arbitrary<AttrValueProto> {
+  const smallInt = smallIntOf(huge);
+  const staticShape = staticShapeOf(huge);
   switch (kind) {
     case "int":
       return smallInt.map((i) => ({ i }));
@@ -94,11 +110,11 @@ function valueOfKind(kind: AttrKind, spec: AttrSpec): fc.Arbitrary<AttrValueProt
 const ALL_KINDS: AttrKind[] = ["int", "float", "bool", "string", "type", "shape", "tensor", "list(int)", "list(float)", "list(string)", "list(type)", "list(shape)"];
 
 /** An attribute of the schema's kind (mostly), left out, or of another kind. */
-function attrFor(spec: AttrSpec): fc.Arbitrary<AttrValueProto | undefined> {
+function attrFor(spec: AttrSpec, huge: boolean): fc.Arbitrary<AttrValueProto | undefined> {
   return fc.oneof(
-    { weight: 12, arbitrary: valueOfKind(spec.kind, spec) },
+    { weight: 12, arbitrary: valueOfKind(spec.kind, spec, huge) },
     { weight: 1, arbitrary: fc.constant(undefined) },
-    { weight: 1, arbitrary: fc.constantFrom(...ALL_KINDS).chain((k) => valueOfKind(k, spec)) },
+    { weight: 1, arbitrary: fc.constantFrom(...ALL_KINDS).chain((k) => valueOfKind(k, spec, huge)) },
   );
 }
 
@@ -107,13 +123,17 @@ export interface OpCase {
   graphDef: GraphDef;
 }
 
-/** A GraphDef of a few inputs and one node `op` over them (sometimes a second node over the first). */
-export const oneOpGraph: fc.Arbitrary<OpCase> = fc.constantFrom(...registeredOps()).chain((op) => {
+/**
+ * A GraphDef of a few inputs and one node `op` over them (sometimes a second node over the
+ * first). With `huge`, dims, constants and attributes are now and then huge (2^31 - 1, 2^40):
+ * fine for importing, which only infers shapes, not for running.
+ */
+export const oneOpGraphOf = (huge: boolean): fc.Arbitrary<OpCase> => fc.constantFrom(...registeredOps()).chain((op) => {
   const def = getOpDef(op);
   const count = def.inputs === "variadic" ? fc.integer({ min: 0, max: 4 }) : fc.oneof({ weight: 12, arbitrary: fc.constant(def.inputs) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: def.inputs + 1 }) });
-  const attrEntries = Object.entries(def.attrs ?? {}).map(([key, spec]) => attrFor(spec).map((v) => [key, v] as const));
+  const attrEntries = Object.entries(def.attrs ?? {}).map(([key, spec]) => attrFor(spec, huge).map((v) => [key, v] as const));
   return fc.record({
-    inputs: count.chain((n) => fc.array(inputSpec, { minLength: n, maxLength: n })),
+    inputs: count.chain((n) => fc.array(inputSpecOf(huge), { minLength: n, maxLength: n })),
     attrs: fc.tuple(...attrEntries),
     extra: fc.option(fc.constantFrom<[string, AttrValueProto]>(["T", { type: "DT_FLOAT" }], ["_output_shapes", { list: { shape: [] } }], ["N", { i: 2 }], ["Tidx", { type: "DT_INT32" }]), { freq: 3 }),
     control: fc.boolean(),
@@ -134,3 +154,6 @@ export const oneOpGraph: fc.Arbitrary<OpCase> = fc.constantFrom(...registeredOps
     return { op, graphDef: { node: nodes, versions: { producer: 134 } } };
   });
 });
+
+/** One-op graphs to import (huge values included). */
+export const oneOpGraph = oneOpGraphOf(true);

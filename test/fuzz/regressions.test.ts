@@ -115,6 +115,24 @@ describe("fuzz regressions: GraphDef text", () => {
   });
 });
 
+describe("fuzz regressions: running", () => {
+  it("refuses a random op's shape that is not int32 or has negative sizes (a run then hung on 2^32 elements)", () => {
+    const shape = (dtype: string, values: string) =>
+      `node { name: "s" op: "Const" attr { key: "dtype" value { type: ${dtype} } } attr { key: "value" value { tensor { dtype: ${dtype} tensor_shape { dim { size: 2 } } ${values} } } } }\n`;
+    const op = (type: string) => `node { name: "r" op: "${type}" input: "s" attr { key: "dtype" value { type: DT_FLOAT } } }`;
+    for (const type of ["TruncatedNormal", "RandomUniform", "RandomStandardNormal"]) {
+      expectNamedError(() => tf.importGraphDef(shape("DT_FLOAT", "float_val: -2 float_val: -2147483600") + op(type)), tf.errors.InvalidArgumentError, "r");
+      expectNamedError(() => tf.importGraphDef(shape("DT_INT32", "int_val: 2 int_val: -1") + op(type)), tf.errors.InvalidArgumentError, "r");
+    }
+  });
+
+  it("the js backend reports a buffer too large for a typed array as a tf.errors.* (a raw RangeError)", () => {
+    const g = new tf.Graph();
+    const out = g.asDefault(() => tf.fill(tf.constant(Int32Array.from([65536, 65537]), [2], "int32"), tf.constant(1, [], "float32"), "big"));
+    for (const backend of ["interpreter", "js"] as const) expectNamedError(() => new tf.Session({ graph: g, backend }).runSync(out), tf.errors.OpError, "big");
+  });
+});
+
 describe("fuzz regressions: passes", () => {
   it("DCE keeps an Identity of a placeholder that ops wait on (they would wait on the placeholder, which fails when fed)", () => {
     const g = new tf.Graph();
