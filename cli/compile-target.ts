@@ -1,10 +1,13 @@
 /**
- * What `foldflow compile` and `foldflow export --format js|wgsl` check before loading the code
- * generators: the target, the options, and `--input-shape` values.
+ * What `foldflow compile` and `foldflow export --format js|wasm|wgsl` check before loading the
+ * code generators: the target, the options, and `--input-shape` values.
  */
 import { invalidArgument } from "../ir/diagnostics";
 
-export type Target = "js" | "wgsl";
+export type Target = "js" | "wasm" | "wgsl";
+
+/** The targets `foldflow compile --target` accepts, in the order the help and errors list them. */
+export const TARGETS: readonly Target[] = ["js", "wasm", "wgsl"];
 
 export interface CompileModelOptions {
   outputs?: string[];
@@ -21,9 +24,9 @@ export const COMPILE_STEPS = 4;
 /** The targets tf.compile accepts, checked before any work. */
 export function checkTarget(target: string | undefined): Target {
   const t = target ?? "js";
-  if (t !== "js" && t !== "wgsl")
-    throw invalidArgument({ code: "bad-target", message: `unknown target \`${t}\``, expected: "js or wgsl", received: t, fix: "pass --target js or --target wgsl" });
-  return t;
+  if (!(TARGETS as readonly string[]).includes(t))
+    throw invalidArgument({ code: "bad-target", message: `unknown target \`${t}\``, expected: "js, wasm or wgsl", received: t, fix: "pass --target js, --target wasm or --target wgsl" });
+  return t as Target;
 }
 
 /** `--input-shape x=8,28,28,1` -> { x: [8, 28, 28, 1] }. */

@@ -3,8 +3,8 @@
  *
  *   foldflow inspect model.pbtxt                   ops, inputs, sinks, BN nodes, UPDATE_OPS, fold candidates
  *   foldflow fold model.pbtxt -o folded.pbtxt      fold BN into conv / dense; prints the report
- *   foldflow compile model.pbtxt --outputs logits --target js|wgsl -o out/
- *   foldflow export model.pbtxt --format onnx|js|wgsl -o model.onnx
+ *   foldflow compile model.pbtxt --outputs logits --target js|wasm|wgsl -o out/
+ *   foldflow export model.pbtxt --format onnx|js|wasm|wgsl -o model.onnx
  *   foldflow viz model.pbtxt -o graph.svg|graph.dot
  *   foldflow run model.pbtxt --feed x=input.npy --outputs logits
  *

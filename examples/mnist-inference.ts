@@ -1,7 +1,8 @@
 /**
  * The inference half of the MNIST example: freeze the trained graph (variables → constants),
  * check that the moving statistics were trained, fold the batch norms into the dense layers
- * before them, and compare the folded graph with the unfolded one on the test set.
+ * before them, and compare the folded graph with the unfolded one on the test set. The compile
+ * step (tf.compile of the folded graph to wasm and js) is examples/mnist-compile.ts.
  */
 import * as tf from "foldflow";
 import { checkMovingStatistics } from "../src/lint";
@@ -9,6 +10,12 @@ import { CLASSES, IMAGE_SIZE, labelOf, type Split } from "./mnist-data";
 import type { Model } from "./mnist-batchnorm";
 
 export interface InferenceReport {
+  /** The output's op name ("logits/BiasAdd") and the two GraphDefs: frozen, and frozen + folded. */
+  output: string;
+  frozenGraphDef: tf.GraphDef;
+  foldedGraphDef: tf.GraphDef;
+  /** The Session backend the comparisons ran on. */
+  backend: tf.BackendName;
   /** Freeze-time diagnostics (moving statistics still at their initial values ...). */
   diagnostics: tf.Diagnostic[];
   report: tf.tools.FoldReportRow[];
@@ -23,14 +30,15 @@ export interface InferenceReport {
   foldedOps: number;
 }
 
-function logitsOf(graph: tf.Graph, output: string, split: Split): tf.NDArray {
-  const sess = new tf.Session({ graph });
+function logitsOf(graph: tf.Graph, output: string, split: Split, backend: tf.BackendName): tf.NDArray {
+  const sess = new tf.Session({ graph, backend });
   const logits = sess.runSync(`${output}:0`, { x: tf.ndarray(split.images, [split.count, IMAGE_SIZE]) });
   sess.close();
   return logits;
 }
 
-function accuracy(logits: tf.NDArray, split: Split): number {
+/** The fraction of rows of `logits` ([split.count, 10]) whose largest logit is the label. */
+export function accuracy(logits: tf.NDArray, split: Split): number {
   let right = 0;
   for (let r = 0; r < split.count; r++) {
     const row = logits.data.subarray(r * CLASSES, (r + 1) * CLASSES);
@@ -41,8 +49,11 @@ function accuracy(logits: tf.NDArray, split: Split): number {
   return right / split.count;
 }
 
-/** Freeze → check → fold → compare, on `test`. */
-export function freezeAndFold(sess: tf.Session, model: Model, test: Split): InferenceReport {
+/**
+ * Freeze → check → fold → compare, on `test`, with sessions on `backend` (default: the trained
+ * session's; the wasm backend needs `await tf.wasmReady()` first).
+ */
+export function freezeAndFold(sess: tf.Session, model: Model, test: Split, backend: tf.BackendName = sess.backend): InferenceReport {
   const output = model.logits.op.name;
   const diagnostics = checkMovingStatistics(sess, model.graph);
   const frozen = tf.graphUtil.convertVariablesToConstants(sess, model.graph.asGraphDef(), [output]);
@@ -50,8 +61,8 @@ export function freezeAndFold(sess: tf.Session, model: Model, test: Split): Infe
   diagnostics.push(...foldNotes.filter((d) => d.severity === "warning" || d.severity === "error"));
   const unfoldedGraph = tf.importGraphDef(frozen);
   const foldedGraph = tf.importGraphDef(folded);
-  const before = logitsOf(unfoldedGraph, output, test);
-  const after = logitsOf(foldedGraph, output, test);
+  const before = logitsOf(unfoldedGraph, output, test, backend);
+  const after = logitsOf(foldedGraph, output, test, backend);
   let scale = 0;
   let diff = 0;
   for (let i = 0; i < before.size; i++) {
@@ -59,6 +70,10 @@ export function freezeAndFold(sess: tf.Session, model: Model, test: Split): Infe
     diff = Math.max(diff, Math.abs(before.data[i] - after.data[i]));
   }
   return {
+    output,
+    frozenGraphDef: frozen,
+    foldedGraphDef: folded,
+    backend,
     diagnostics,
     report,
     folded: report.filter((r) => r.folded).length,

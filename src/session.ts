@@ -21,6 +21,11 @@ export type BackendName = "interpreter" | "js" | "webgpu" | "wasm";
 
 export interface SessionOptions {
   graph?: Graph;
+  /**
+   * Where the graph runs: "wasm" (the default: WebAssembly SIMD kernels built per graph),
+   * "js" (generated JavaScript), "interpreter" (the reference kernels; the default with
+   * highPrecision) or "webgpu".
+   */
   backend?: BackendName;
   /** Interpreter only (the default backend then): compute float32 ops in float64 (finite-difference oracles in tests). */
   highPrecision?: boolean;
@@ -92,8 +97,9 @@ export class Session {
     this.checkNumerics = options.checkNumerics ?? false;
     this.limits = resolveLimits(options.limits);
     this.highPrecision = options.highPrecision ?? false;
-    // The compiled backend by default; float64 kernels are the interpreter's.
-    this.backend = options.backend ?? (this.highPrecision ? "interpreter" : "js");
+    // The wasm backend by default (js where binaryen cannot load synchronously, until it has
+    // loaded); float64 kernels are the interpreter's.
+    this.backend = options.backend ?? (this.highPrecision ? "interpreter" : "wasm");
     this.warnings = new RunWarnings(this.graph, options.onWarning);
     if (this.backend !== "interpreter" && this.backend !== "js" && this.backend !== "webgpu" && this.backend !== "wasm")
       throw invalidArgument({
@@ -112,14 +118,15 @@ export class Session {
         fix: 'drop highPrecision, or use { backend: "interpreter" }',
       });
     this.js = this.backend === "js" ? new JsBackend(this.state) : null;
-    this.wasm = this.backend === "wasm" ? new WasmBackend(this.state, { intraOpParallelism: options.intraOpParallelism }) : null;
+    const untilLoaded = options.backend === undefined ? "js" : "throw";
+    this.wasm = this.backend === "wasm" ? new WasmBackend(this.state, { intraOpParallelism: options.intraOpParallelism, untilLoaded }) : null;
     this.gpu = this.backend === "webgpu" ? new WebGpuBackend(this.state) : null;
   }
 
   /** Runs the fetches; feeds by name ("x", "x:0") or a Map keyed by tensor. */
   async run<const F extends Fetch>(fetches: F, feeds?: FeedDict, options?: RunOptions): Promise<FetchResult<F>> {
     if (this.gpu && !this.checkNumerics) return this.queue.run(() => this.runOnDevice(fetches, feeds, options));
-    // The wasm code generator loads asynchronously: the first run awaits it.
+    // Where binaryen cannot load synchronously, the first run awaits its import.
     if (this.wasm && !wasmCodegen()) return this.queue.run(async () => (await wasmReady(), this.runSync(fetches, feeds, options)));
     return this.queue.run(() => this.runSync(fetches, feeds, options));
   }

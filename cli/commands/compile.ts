@@ -1,7 +1,8 @@
 /**
- * `foldflow compile model.pbtxt --outputs logits --target js|wgsl -o out/`: folds the model's
- * batch norms and writes the generated code into the output directory — `<model>.js`, the JS
- * module; for WGSL, one `.wgsl` file per shader beside the module that dispatches them.
+ * `foldflow compile model.pbtxt --outputs logits --target js|wasm|wgsl -o out/`: folds the
+ * model's batch norms and writes the generated code into the output directory — `<model>.js`,
+ * the JS module (wasm: a standalone ES module with the WebAssembly bytes embedded); for WGSL,
+ * one `.wgsl` file per shader beside the module that dispatches them.
  */
 import type { Command } from "commander";
 import { basename, extname, join } from "node:path";
@@ -34,10 +35,10 @@ export async function runCompile(path: string, opts: CompileCommandOptions, outp
 export function registerCompile(program: Command, output: Output): void {
   program
     .command("compile")
-    .description("fold batch norms and generate JS (or WGSL) code for the outputs")
+    .description("fold batch norms and generate JS, WebAssembly or WGSL code for the outputs")
     .argument("<model>", "GraphDef in text format (.pbtxt), frozen")
     .requiredOption("--outputs <names>", "outputs to compute (comma-separated or repeated)", collectNames)
-    .option("--target <target>", "js (default) or wgsl", "js")
+    .option("--target <target>", "js (default), wasm or wgsl", "js")
     .requiredOption("-o, --output <dir>", "directory to write the generated files to")
     .option("--no-fold", "compile without folding batch norms first")
     .option("--training <bool>", "value of the training flags that tf.cond switches on")

@@ -1,8 +1,9 @@
 /**
- * `foldflow export model.pbtxt --format onnx|js|wgsl -o file`: one file for other runtimes.
+ * `foldflow export model.pbtxt --format onnx|js|wasm|wgsl -o file`: one file for other runtimes.
  * ONNX: the batch norms folded (the rest in inference form), written as an ONNX model (opset 13).
- * js: the generated JS module; wgsl: the generated shaders in one file (each section a complete
- * WGSL module; `foldflow compile --target wgsl` also writes the JS module that dispatches them).
+ * js: the generated JS module; wasm: the standalone ES module with the WebAssembly bytes
+ * embedded; wgsl: the generated shaders in one file (each section a complete WGSL module;
+ * `foldflow compile --target wgsl` also writes the JS module that dispatches them).
  */
 import type { Command } from "commander";
 import { invalidArgument } from "../../ir/diagnostics";
@@ -23,7 +24,7 @@ export interface ExportOptions {
   quiet?: boolean;
 }
 
-const FORMATS = ["onnx", "js", "wgsl"];
+const FORMATS = ["onnx", "js", "wasm", "wgsl"];
 
 async function onnxBytes(path: string, opts: ExportOptions): Promise<{ bytes: Uint8Array; summary: string }> {
   const training = trainingOption(opts.training);
@@ -39,7 +40,7 @@ async function onnxBytes(path: string, opts: ExportOptions): Promise<{ bytes: Ui
 export async function runExport(path: string, opts: ExportOptions, output: Output): Promise<void> {
   const format = (opts.format ?? "onnx").toLowerCase();
   if (!FORMATS.includes(format))
-    throw invalidArgument({ code: "bad-format", message: `unknown export format \`${opts.format}\``, expected: FORMATS.join(", "), received: String(opts.format), fix: "pass --format onnx, --format js or --format wgsl" });
+    throw invalidArgument({ code: "bad-format", message: `unknown export format \`${opts.format}\``, expected: FORMATS.join(", "), received: String(opts.format), fix: "pass --format onnx, --format js, --format wasm or --format wgsl" });
   if (format === "onnx") {
     const { bytes, summary } = await onnxBytes(path, opts);
     writeOutputFile(opts.output, bytes);
@@ -60,10 +61,10 @@ export async function runExport(path: string, opts: ExportOptions, output: Outpu
 export function registerExport(program: Command, output: Output): void {
   program
     .command("export")
-    .description("export the inference graph as an ONNX model, a JS module or WGSL shaders")
+    .description("export the inference graph as an ONNX model, a JS or WebAssembly module, or WGSL shaders")
     .argument("<model>", "GraphDef in text format (.pbtxt), frozen")
-    .option("--format <format>", "onnx (default), js or wgsl", "onnx")
-    .requiredOption("-o, --output <file>", "the file to write (model.onnx, model.js, model.wgsl)")
+    .option("--format <format>", "onnx (default), js, wasm or wgsl", "onnx")
+    .requiredOption("-o, --output <file>", "the file to write (model.onnx, model.js, model.mjs, model.wgsl)")
     .option("--outputs <names>", "outputs to export (comma-separated or repeated; default: the graph's sinks)", collectNames)
     .option("--no-fold", "export without folding batch norms first")
     .option("--training <bool>", "value of the training flags that tf.cond switches on")

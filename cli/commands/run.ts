@@ -90,8 +90,8 @@ function outputJson(values: Record<string, NDArray>): Record<string, { dtype: DT
 
 export async function runGraph(path: string, opts: RunOptions, output: Output): Promise<void> {
   const backend = (opts.backend ?? "interpreter") as BackendName;
-  if (backend !== "interpreter" && backend !== "js")
-    throw invalidArgument({ code: "bad-option", message: `unknown backend \`${backend}\``, expected: "interpreter or js", fix: "pass --backend interpreter or --backend js" });
+  if (backend !== "interpreter" && backend !== "js" && backend !== "wasm")
+    throw invalidArgument({ code: "bad-option", message: `unknown backend \`${backend}\``, expected: "interpreter, js or wasm", received: backend, fix: "pass --backend interpreter, --backend js or --backend wasm" });
   const feeds = parseFeeds(opts.feed ?? []);
   const { graph } = await loadGraph(path);
   const outputs = opts.outputs && opts.outputs.length ? opts.outputs : await defaultOutputs(graph);
@@ -133,7 +133,7 @@ export function registerRun(program: Command, output: Output): void {
     .argument("<model>", "GraphDef in text format (.pbtxt)")
     .option("--feed <name=value>", "a feed: name=file.npy, name=file.json or name=<JSON> (repeatable)", collect)
     .option("--outputs <names>", "tensors to fetch (comma-separated or repeated; default: the graph's sinks)", collectNames)
-    .option("--backend <name>", "interpreter (default) or js")
+    .option("--backend <name>", "interpreter (default), js or wasm")
     .option("--init <op>", "an op to run first (default: `init`, when the graph has variables)")
     .option("--json", "print the outputs as one JSON object")
     .option("-o, --output <file>", "also write the outputs to a .npy (one output) or .json file")

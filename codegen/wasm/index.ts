@@ -1,8 +1,9 @@
 /**
  * codegen/wasm: shape-specialized WebAssembly (SIMD128) kernels built with binaryen, one module
- * per program over one planned linear memory. Importing this loads binaryen (about 1.5 s):
- * reach it through `await import("../codegen/wasm/index")` where the wasm target is chosen.
+ * per program over one planned linear memory. Importing this does not load binaryen:
+ * `ensureBinaryen()` (synchronous, about 0.5 s once) or `loadBinaryen()` must come first.
  */
+export { ensureBinaryen, loadBinaryen, binaryenLoadError } from "./binaryen";
 export { buildModule, type BuiltModule, type ModuleOptions } from "./module";
 export { kernelScratchBytes, emitKernel, type Kernel, type CustomKernel } from "./kernels";
 export { planLinearMemory, pagesFor, type LinearLifetime, type LinearPlan } from "./memory";

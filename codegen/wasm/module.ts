@@ -6,8 +6,8 @@
  * whose kernel is at fault (each kernel is re-validated alone to find it). Then binaryen's
  * optimizer runs (level 3 by default).
  */
-import { InternalError } from "../../ir/diagnostics";
-import { binaryen, FEATURES, type Module } from "./binaryen";
+import { failedPrecondition, InternalError } from "../../ir/diagnostics";
+import { binaryen, binaryenLoadError, ensureBinaryen, features, type Module } from "./binaryen";
 import { FunctionBuilder } from "./function-builder";
 import { emitKernel, type Kernel } from "./kernels";
 import { pagesFor } from "./memory";
@@ -37,7 +37,7 @@ export interface BuiltModule {
 
 function newModule(pages: number, shared: boolean): Module {
   const m = new binaryen.Module();
-  m.setFeatures(FEATURES);
+  m.setFeatures(features());
   m.setMemory(pages, pages, null, [], shared);
   m.addMemoryImport("0", "env", "memory", shared);
   addMathImports(m);
@@ -98,6 +98,7 @@ function invalid(kernel: Kernel, text: string): InternalError {
 }
 
 export function buildModule(kernels: readonly Kernel[], options: ModuleOptions): BuiltModule {
+  if (!ensureBinaryen()) throw binaryenUnavailable();
   const pages = pagesFor(options.memoryBytes);
   const shared = options.shared ?? false;
   const m = newModule(pages, shared);
@@ -140,4 +141,15 @@ export function buildModule(kernels: readonly Kernel[], options: ModuleOptions):
   } finally {
     m.dispose();
   }
+}
+
+/** binaryen could not be loaded synchronously (and no awaited load has happened). */
+export function binaryenUnavailable(): Error {
+  return failedPrecondition({
+    code: "wasm-not-loaded",
+    message: `the WebAssembly code generator (binaryen) could not be loaded synchronously: ${binaryenLoadError()?.message ?? "not loaded"}`,
+    expected: "the binaryen package, loaded synchronously or by an awaited `tf.wasmReady()`",
+    received: "a synchronous build before binaryen was loaded",
+    fix: "await one `sess.run(...)` (or `await tf.wasmReady()`) before synchronous calls, or reinstall the dependencies (npm install)",
+  });
 }

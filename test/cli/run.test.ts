@@ -12,8 +12,9 @@ const x = cnnInput(2);
 const dir = tempDir({ "cnn.pbtxt": cnnModel(), "cond.pbtxt": condModel(), "x.npy": writeNpy(x) });
 const path = (name: string) => join(dir, name);
 
+/** The oracle: `foldflow run` runs on the interpreter unless told otherwise. */
 function session(text: string, outputs: string[], feeds: Record<string, tf.FeedValue>): tf.NDArray[] {
-  return new tf.Session({ graph: tf.importGraphDef(text) }).runSync(outputs, feeds) as tf.NDArray[];
+  return new tf.Session({ graph: tf.importGraphDef(text), backend: "interpreter" }).runSync(outputs, feeds) as tf.NDArray[];
 }
 
 type Printed = Record<string, { dtype: string; shape: number[]; data: tf.NestedArray }>;
@@ -50,6 +51,16 @@ describe("foldflow run", () => {
     const r = runCli(["run", path("cond.pbtxt"), "--feed", `x=${path("x.json")}`, "--json"]);
     expectSuccess(r);
     expectClose(((JSON.parse(r.stdout) as Printed).logits.data as number[][]).flat(), inference.data, 1e-6, 1e-7);
+  });
+
+  it("--backend js and --backend wasm give the interpreter's numbers; another backend is one line", () => {
+    const [probs] = session(cnnModel(), ["probs"], { x });
+    for (const backend of ["js", "wasm"]) {
+      const r = runCli(["run", path("cnn.pbtxt"), "--feed", `x=${path("x.npy")}`, "--outputs", "probs", "--backend", backend, "--json"]);
+      expectSuccess(r);
+      expectClose(((JSON.parse(r.stdout) as Printed).probs.data as number[][]).flat(), probs.data, 1e-5, 1e-7);
+    }
+    expectOneLineError(runCli(["run", path("cnn.pbtxt"), "--feed", `x=${path("x.npy")}`, "--backend", "gpu"]), /unknown backend `gpu`.*--backend wasm/);
   });
 
   it("bad feeds and unknown outputs are one line", () => {

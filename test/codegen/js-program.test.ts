@@ -211,9 +211,9 @@ describe("errors and state", () => {
 });
 
 describe("the default backend", () => {
-  it("is js, except for float64 (highPrecision) sessions, which the interpreter alone runs", () => {
+  it("is wasm, except for float64 (highPrecision) sessions, which the interpreter alone runs", () => {
     const g = new tf.Graph();
-    expect(new tf.Session({ graph: g }).backend).toBe("js");
+    expect(new tf.Session({ graph: g }).backend).toBe("wasm");
     expect(new tf.Session({ graph: g, highPrecision: true }).backend).toBe("interpreter");
     expect(() => new tf.Session({ graph: g, backend: "js", highPrecision: true })).toThrow(tf.errors.InvalidArgumentError);
   });

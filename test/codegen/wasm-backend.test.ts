@@ -1,61 +1,37 @@
 /**
- * `backend: "wasm"` against the interpreter (1e-5 relative): the asynchronous loading of the code
- * generator, each op family with its fused groups and epilogues (and which ops run on the host),
+ * `backend: "wasm"` against the interpreter (1e-5 relative): the synchronous loading of the code
+ * generator (the asynchronous fallback: wasm-load-fallback.test.ts), each op family with its fused groups and epilogues (and which ops run on the host),
  * the variables' residence in the program memory. Training: wasm-training.test.ts; tf.compile:
  * wasm-compile.test.ts.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import * as tf from "foldflow";
 import { wasmReady } from "../../src/runtime/wasm/loader";
-import { WasmBackend } from "../../src/runtime/wasm-backend";
-import { planRun } from "../../src/runtime/plan";
+import { rewriteBinaryenSource } from "../../codegen/wasm/binaryen-load";
 import { expectClose, randomData } from "../helpers/run";
 import { backendOf, fallbackTypes, jsKernelTypes, kernelKinds, runBoth } from "./wasm-helpers-session";
 
-describe("before the code generator is loaded", () => {
-  function tripled() {
+describe("loading the code generator", () => {
+  it("binaryen loads synchronously: a fresh session's runSync runs on wasm (the default backend)", () => {
     const graph = new tf.Graph();
     const { x, y } = graph.asDefault(() => {
       const x = tf.placeholder("float32", [2], "x");
       return { x, y: tf.mul(x, 3) };
     });
-    return { graph, x, y };
-  }
-
-  it("runSync throws a FailedPreconditionError whose fix is to await a run or tf.wasmReady()", () => {
-    const { graph, y } = tripled();
-    const sess = new tf.Session({ graph, backend: "wasm" });
-    let error: unknown;
-    try {
-      sess.runSync(y, { x: [1, 2] });
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(tf.errors.FailedPreconditionError);
-    const d = (error as tf.errors.FailedPreconditionError).diagnostic;
-    expect(d.code).toBe("wasm-not-loaded");
-    expect(d.fix).toMatch(/await one `sess\.run/);
-    expect(d.fix).toMatch(/wasmReady/);
-  });
-
-  it('with untilLoaded: "js" a run goes to the js backend and starts loading the generator', async () => {
-    const { x, y } = tripled();
-    const backend = new WasmBackend({ variables: new Map(), opState: new Map() }, { untilLoaded: "js" });
-    const run = () => backend.run(planRun([y.op], new Set([x.name])), new Map([[x, tf.ndarray([1, 2], [2])]]), [y], {}).get(y.name) as tf.NDArray;
-    expect(Array.from(run().data)).toEqual([3, 6]);
-    expect(backend.lastFallback).toMatch(/^js: /);
-    await wasmReady();
-    expect(Array.from(run().data)).toEqual([3, 6]);
-    expect(backend.lastFallback).toBeNull();
-    expect(backend.last).not.toBeNull();
-  });
-
-  it("an awaited run loads it; runSync works afterwards", async () => {
-    const { graph, y } = tripled();
-    const sess = new tf.Session({ graph, backend: "wasm" });
-    expect(Array.from((await sess.run(y, { x: [1, 2] })).data)).toEqual([3, 6]);
-    expect(Array.from(sess.runSync(y, { x: [3, 4] }).data)).toEqual([9, 12]);
+    const sess = new tf.Session({ graph });
+    expect(sess.backend).toBe("wasm");
+    expect(Array.from(sess.runSync(y, { [x.name]: [1, 2] }).data)).toEqual([3, 6]);
     expect(backendOf(sess).last).not.toBeNull();
+  });
+
+  it("rewrites binaryen's source to synchronous code, and refuses a source of another shape", () => {
+    const src = 'async function F(a={}){let{createRequire:r}=await import("node:module");var u=import.meta.url;var i=await WebAssembly.instantiate(b,c);return(await g())}var m=await F(),d=m;export{d as default};';
+    const out = rewriteBinaryenSource(src);
+    expect(out).not.toMatch(/await|async|import\.meta|export/);
+    expect(out).toMatch(/__nodeModule/);
+    expect(out).toMatch(/__instantiateSync\(b,c\)/);
+    expect(out).toMatch(/return d;$/);
+    expect(() => rewriteBinaryenSource(src.replace("await WebAssembly.instantiate(", "WebAssembly.instantiateStreaming("))).toThrow(/expected shape/);
   });
 });
 

@@ -1,8 +1,14 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import * as tf from "foldflow";
 import { buildModel, evaluate, parseArgs, train, DEFAULT_EPOCHS, FULL_EPOCHS } from "../../examples/mnist-batchnorm";
+import { compileFolded, formatCompileReport } from "../../examples/mnist-compile";
 import { batches, loadMnist } from "../../examples/mnist-data";
 import { freezeAndFold } from "../../examples/mnist-inference";
+import { expectClose } from "../helpers/run";
 
 
 describe("examples/mnist-batchnorm", () => {
@@ -38,7 +44,7 @@ describe("examples/mnist-batchnorm", () => {
     expect(tf.lint(model.graph, { trainOp: model.trainOp })).toEqual([]);
   });
 
-  it("trains on a few hundred digits for one epoch: the loss falls and accuracy beats chance", () => {
+  it("trains on a few hundred digits for one epoch: the loss falls and accuracy beats chance; folds; compiles", async () => {
     const data = loadMnist({ train: 600, test: 200 });
     const model = buildModel({ learningRate: 0.1 });
     const warnings: tf.Diagnostic[] = [];
@@ -68,6 +74,39 @@ describe("examples/mnist-batchnorm", () => {
     expect(folded.maxRelativeDifference).toBeLessThan(1e-5);
     expect(folded.foldedAccuracy).toBeCloseTo(folded.unfoldedAccuracy, 2);
     expect(folded.unfoldedAccuracy).toBeCloseTo(evaluate(sess, model, data.test).accuracy, 5);
+
+    // Compile the folded graph to wasm and js: the modules are written, and their predictions on
+    // the 200 test digits (batches of 64, the last one padded) are the folded session's.
+    const outDir = join(fs.mkdtempSync(join(os.tmpdir(), "foldflow-mnist-")), "build");
+    const compiled = await compileFolded(folded, data.test, { outDir, batchSize: 64, passes: 1 });
+    expect(compiled.targets.map((t) => t.target)).toEqual(["wasm", "js"]);
+    expect(fs.readdirSync(outDir).sort()).toEqual(["mnist-js.mjs", "mnist-wasm.mjs"]);
+    expect(compiled.samples).toBe(4);
+    expect(compiled.foldedAccuracy).toBe(folded.foldedAccuracy);
+    for (const t of compiled.targets) {
+      expect(t.file).toBe(join(outDir, `mnist-${t.target}.mjs`));
+      expect(t.bytes).toBe(fs.statSync(t.file).size);
+      expect(t.accuracy).toBe(compiled.foldedAccuracy);
+      expect(t.maxLogitDifference).toBeLessThan(1e-4);
+      expect(t.msPerBatch).toBeGreaterThan(0);
+    }
+    expect(compiled.targets[0].wasmBytes).toBeGreaterThan(8);
+    // The written wasm module, against the interpreter on the unfolded frozen graph.
+    const mod = (await import(pathToFileURL(compiled.targets[0].file).href)) as {
+      runSync(feeds: Record<string, Float32Array>): Record<string, { shape: number[]; data: Float32Array }>;
+    };
+    const x = data.test.images.subarray(0, 64 * 784);
+    const got = mod.runSync({ x })[folded.output];
+    const reference = new tf.Session({ graph: tf.importGraphDef(folded.frozenGraphDef), backend: "interpreter" });
+    const want = reference.runSync(`${folded.output}:0`, { x: tf.ndarray(x, [64, 784]) });
+    expect(got.shape).toEqual([64, 10]);
+    expectClose(got.data, want.data, 1e-4, 1e-5);
+    const lines = formatCompileReport(compiled).split("\n");
+    expect(lines).toHaveLength(5);
+    expect(lines[0]).toMatch(/^compile: wasm module .*mnist-wasm\.mjs \(\d+\.\d KiB, WebAssembly module \d+\.\d KiB\), compiled in /);
+    expect(lines[1]).toMatch(/^compile: js module .*mnist-js\.mjs \(\d+\.\d KiB\), compiled in /);
+    expect(lines[2]).toMatch(/^compiled wasm vs folded test accuracy: (0\.\d{4}) vs \1 \(same accuracy; largest logit difference /);
+    expect(lines[4]).toMatch(/^latency per batch of 64 \(median of 4\): unfolded Session [\d.]+ ms, folded Session [\d.]+ ms \(\w+ backend\), compiled wasm module [\d.]+ ms, compiled js module [\d.]+ ms$/);
   });
 
   it("parses its flags", () => {

@@ -148,8 +148,10 @@ export function foldAndCompare(f: Frozen, fetches: string[], options: { outputs?
   const expected64 = runGraphDef(f.frozen, fetches, f.feeds, true);
   const actual64 = runGraphDef(result.graphDef, fetches, f.feeds, true);
   fetches.forEach((name, k) => expectRelativeClose(actual64[k], expected64[k], `${name} (float64)`, 1e-5, 0.01));
-  // The frozen graph computes what the session computed.
+  // The frozen graph computes what the session computed (to float32 rounding: the default wasm
+  // backend packs constant weights at compile time, and its kernels may sum in another order
+  // than for weights read from variables).
   const live = f.sess.runSync(fetches, f.feeds) as tf.NDArray[];
-  fetches.forEach((name, k) => expect(Array.from(expected[k].data), `${name} frozen vs session`).toEqual(Array.from(live[k].data)));
+  fetches.forEach((name, k) => expectRelativeClose(expected[k], live[k], `${name} frozen vs session`, 1e-6));
   return result;
 }
