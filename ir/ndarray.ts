@@ -154,7 +154,9 @@ export function ndarray(data: TypedArray | NestedArray, shape?: number[], dtype?
     const dt: DType = dtype ?? (data instanceof Int32Array ? "int32" : data instanceof Uint8Array ? "bool" : "float32");
     const s = shape ?? [data.length];
     const store = allocate(dt, data.length);
-    for (let i = 0; i < data.length; i++) store[i] = coerce(dt, data[i]);
+    // The same element type needs no coercion: one block copy (a training step's feeds).
+    if ((dt === "float32" && data instanceof Float32Array) || (dt === "int32" && data instanceof Int32Array)) store.set(data);
+    else for (let i = 0; i < data.length; i++) store[i] = coerce(dt, data[i]);
     return new NDArray(dt, s, store);
   }
   const { shape: inferred, values, isBool } = flattenNested(data);

@@ -228,20 +228,29 @@ export function analyze(input: PlanInput): Analysis {
 
 /** A producer step followed by an elementwise group that alone consumes its output becomes one step. */
 function fuseEpilogues(a: Analysis): void {
+  // One pass that keeps the steps not fused away (splicing each out was quadratic in the steps).
+  const kept: typeof a.steps = [];
   const steps = a.steps;
-  for (let i = 0; i + 1 < steps.length; i++) {
+  for (let i = 0; i < steps.length; i++) {
     const p = steps[i];
     const g = steps[i + 1];
-    if (p.kind !== "ops" || p.elementwise || g.kind !== "ops" || !g.elementwise || g.producer) continue;
-    const producer = p.ops[0];
-    if (!getEmitter(producer.type)?.epilogue || liveKey(p.live) !== liveKey(g.live)) continue;
-    const out = producer.outputs[0];
-    const consumers = a.consumers.get(out.name) ?? [];
-    if (a.fetched.has(out.name) || consumers.length === 0 || !consumers.every((c) => g.ops.includes(c))) continue;
-    if (a.specs.get(out.name)!.shape.join() !== a.specs.get(g.ops[0].outputs[0].name)!.shape.join()) continue;
-    g.producer = producer;
-    steps.splice(i, 1);
+    const producer = g ? fusedProducer(a, p, g) : null;
+    if (producer && g.kind === "ops") g.producer = producer;
+    else kept.push(p);
   }
+  a.steps.length = 0;
+  a.steps.push(...kept);
+}
+
+/** The op of producer step `p` when it becomes the prologue of the elementwise group `g` right after it, else null. */
+function fusedProducer(a: Analysis, p: Analysis["steps"][number], g: Analysis["steps"][number]): Operation | null {
+  if (p.kind !== "ops" || p.elementwise || g.kind !== "ops" || !g.elementwise || g.producer) return null;
+  const producer = p.ops[0];
+  if (!getEmitter(producer.type)?.epilogue || liveKey(p.live) !== liveKey(g.live)) return null;
+  const out = producer.outputs[0];
+  const consumers = a.consumers.get(out.name) ?? [];
+  if (a.fetched.has(out.name) || consumers.length === 0 || !consumers.every((c) => g.ops.includes(c))) return null;
+  return a.specs.get(out.name)!.shape.join() === a.specs.get(g.ops[0].outputs[0].name)!.shape.join() ? producer : null;
 }
 
 /** Outputs of fused ops that nothing outside their group reads live in no array. */
