@@ -6,11 +6,16 @@
  * tf.tools.foldBatchNorms (Conv2D → BiasAdd → Relu), on its session backends, plus tf.compile's
  * js program of the folded graph. Peers: tfjs conv2d + batchNorm + relu on tfjs-cpu and
  * tfjs-wasm, and onnxruntime-node on the folded graph exported with exportOnnx.
- * Also the largest layer alone (64 → 64) as a codegen/wasm kernel (bias + relu fused), in GFLOP/s.
+ * foldflow's wasm sessions and onnxruntime get one intra-op thread, as tfjs-wasm has; a second
+ * section runs the folded net on both with two (where the machine has two cores).
+ * Also the largest layer alone (64 → 64) as codegen/wasm kernels (bias + relu fused): the one the
+ * session picks (planConvFilter: Winograd F(2×2, 3×3)) and the direct one, in GFLOP/s of the
+ * direct convolution's multiply-adds (so that the rows compare).
  */
+import os from "node:os";
 import * as tf from "foldflow";
 import { exportOnnx } from "../codegen/onnx/export";
-import { packFilter } from "../codegen/wasm/conv";
+import { packFilter, planConvFilter } from "../codegen/wasm/conv";
 import { WasmProgramBuilder } from "../codegen/wasm/program";
 import { nhwcGeometry } from "../codegen/wasm/window";
 import { compile } from "../src/compile";
@@ -20,6 +25,9 @@ import { ort, ortSession, relativeDifference, tfc, uniform, useTfjs } from "./pe
 
 export const CONV_BENCH = "(2) conv net inference, batch 8, 32×32×3";
 export const LAYER_BENCH = "(2) largest conv layer, 3×3 64→64, batch 8, 32×32";
+export const THREADS_BENCH = "(2) conv net inference, folded, 2 intra-op threads";
+/** Intra-op threads of the second section. */
+const THREADS = 2;
 const CHANNELS = [3, 16, 16, 32, 32, 64, 64];
 const SHAPE = [8, 32, 32, 3];
 const EPSILON = 1e-3;
@@ -60,6 +68,8 @@ function buildNet(): Net {
 
 interface Runner {
   impl: string;
+  /** The section (default CONV_BENCH). */
+  bench?: string;
   peer?: Case["peer"];
   run(): Float32Array | Promise<Float32Array>;
   before?: () => Promise<void>;
@@ -79,20 +89,24 @@ export async function convInferenceCases(): Promise<ConvSetup> {
   const runners: Runner[] = [];
   const missing: Measurement[] = [];
   const graphs = { unfolded: tf.importGraphDef(net.frozen), folded: tf.importGraphDef(net.folded) };
+  const open = async (impl: string, graph: tf.Graph, backend: (typeof FOLDFLOW_BACKENDS)[number], threads = 1, bench = CONV_BENCH): Promise<Runner | null> => {
+    const sess = openSession(graph, backend, threads);
+    if (typeof sess === "string") {
+      missing.push(unavailable(bench, impl, sess));
+      return null;
+    }
+    try {
+      await sess.run("out:0", { x: feed }); // the first run awaited: the wasm backend loads its code generator then
+      return { impl, bench, run: () => sess.runSync("out:0", { x: feed }).data as Float32Array };
+    } catch (e) {
+      missing.push(unavailable(bench, impl, `first run failed: ${reason(e)}`));
+      return null;
+    }
+  };
   for (const backend of FOLDFLOW_BACKENDS.filter((b) => b !== "interpreter"))
     for (const [form, graph] of Object.entries(graphs)) {
-      const impl = `foldflow ${backend}, ${form}`;
-      const sess = openSession(graph, backend);
-      if (typeof sess === "string") {
-        missing.push(unavailable(CONV_BENCH, impl, sess));
-        continue;
-      }
-      try {
-        await sess.run("out:0", { x: feed }); // the first run awaited: the wasm backend loads its code generator then
-        runners.push({ impl, run: () => sess.runSync("out:0", { x: feed }).data as Float32Array });
-      } catch (e) {
-        missing.push(unavailable(CONV_BENCH, impl, `first run failed: ${reason(e)}`));
-      }
+      const r = await open(`foldflow ${backend}, ${form}`, graph, backend);
+      if (r) runners.push(r);
     }
   const program = compile(graphs.folded, { outputs: ["out"], inputs: { x: SHAPE } });
   runners.push({ impl: "tf.compile js program, folded", run: () => program.runSync({ x: feed }).out.data as Float32Array });
@@ -120,7 +134,8 @@ export async function convInferenceCases(): Promise<ConvSetup> {
   }
 
   // onnxruntime: the folded graph exported.
-  const session = await ortSession(exportOnnx(net.folded, { outputs: ["out"] }).bytes);
+  const onnx = exportOnnx(net.folded, { outputs: ["out"] }).bytes;
+  const session = await ortSession(onnx);
   const input = new ort.Tensor("float32", x, SHAPE);
   runners.push({
     impl: "onnxruntime-node",
@@ -128,6 +143,20 @@ export async function convInferenceCases(): Promise<ConvSetup> {
     run: async () => (await session.run({ x: input })).out.data as Float32Array,
     note: "folded graph via exportOnnx, 1 thread",
   });
+
+  // The folded net with two intra-op threads on both sides.
+  if (os.availableParallelism() >= THREADS) {
+    const r = await open(`foldflow wasm, folded, ${THREADS} threads`, graphs.folded, "wasm", THREADS, THREADS_BENCH);
+    if (r) runners.push({ ...r, note: `intraOpParallelism: ${THREADS}` });
+    const session2 = await ortSession(onnx, THREADS);
+    runners.push({
+      impl: `onnxruntime-node, ${THREADS} threads`,
+      bench: THREADS_BENCH,
+      peer: "onnxruntime-node",
+      run: async () => (await session2.run({ x: input })).out.data as Float32Array,
+      note: `folded graph via exportOnnx, intraOpNumThreads: ${THREADS}`,
+    });
+  }
 
   // Sanity: every runner against foldflow js on the unfolded graph; the first run's time sets the rounds' length.
   const reference = runners[0];
@@ -142,7 +171,7 @@ export async function convInferenceCases(): Promise<ConvSetup> {
     try {
       out = await r.run();
     } catch (e) {
-      missing.push(unavailable(CONV_BENCH, r.impl, `run failed: ${reason(e)}`, r.peer));
+      missing.push(unavailable(r.bench ?? CONV_BENCH, r.impl, `run failed: ${reason(e)}`, r.peer));
       continue;
     }
     const ms = performance.now() - start;
@@ -152,7 +181,7 @@ export async function convInferenceCases(): Promise<ConvSetup> {
       diffs.push(`${r.impl} ${d.toExponential(1)}`);
     }
     const slow = ms > 400;
-    cases.push({ bench: CONV_BENCH, impl: r.impl, peer: r.peer, fn: r.run, before: r.before, flops: CONV_FLOPS, note: r.note, timeMs: slow ? 1 : undefined, warmup: !slow });
+    cases.push({ bench: r.bench ?? CONV_BENCH, impl: r.impl, peer: r.peer, fn: r.run, before: r.before, flops: CONV_FLOPS, note: r.note, timeMs: slow ? 1 : undefined, warmup: !slow });
   }
   const ok = worst < 1e-4;
   const sanity = [
@@ -164,7 +193,10 @@ export async function convInferenceCases(): Promise<ConvSetup> {
   return { cases: [...cases, ...layer.cases], missing, sanity };
 }
 
-/** The 64 → 64 layer alone: a codegen/wasm conv kernel with bias + relu fused, and tfjs-wasm's fused conv2d. */
+/**
+ * The 64 → 64 layer alone: codegen/wasm conv kernels with bias + relu fused (the algorithm the
+ * session picks for it, and the direct one), and tfjs-wasm's fused conv2d.
+ */
 async function largestLayerCases(variables: ReadonlyMap<string, tf.NDArray>): Promise<{ cases: Case[]; sanity: string }> {
   const [k, cin, cout] = [3, 64, 64];
   const xs = uniform(8 * 32 * 32 * cin, 11, 0, 1);
@@ -173,20 +205,27 @@ async function largestLayerCases(variables: ReadonlyMap<string, tf.NDArray>): Pr
   const g = nhwcGeometry([8, 32, 32, cin], k, k, [1, 1], [1, 1], "SAME");
   const outSize = 8 * g.outH * g.outW * cout;
   const flops = 2 * outSize * k * k * cin;
-  const p = new WasmProgramBuilder();
-  p.tensor("x", xs.length, "input", xs)
-    .tensor("w", filter.length, "constant", packFilter(filter, k, k, cin, cout))
-    .tensor("bias", cout, "constant", bias)
-    .tensor("y", outSize, "output");
-  p.step(["x", "w", "bias"], ["y"], (at) => ({
-    kind: "conv2d", op: "Conv2D", geometry: g, inC: cin, outC: cout, x: at("x"), w: at("w"), y: at("y"), wPacked: true,
-    epilogue: [{ type: "BiasAdd", operand: { kind: "channel", offset: at("bias") } }, { type: "Relu" }],
-  }));
-  const program = p.build();
-  const wasmRun = () => {
-    program.run();
-    return program.view("y").slice();
+  const plan = planConvFilter(g, cin, cout);
+  const kernel = (winograd: boolean) => {
+    const packed = winograd ? plan.pack(filter) : packFilter(filter, k, k, cin, cout);
+    const p = new WasmProgramBuilder();
+    p.tensor("x", xs.length, "input", xs)
+      .tensor("w", packed.length, "constant", packed)
+      .tensor("bias", cout, "constant", bias)
+      .tensor("y", outSize, "output");
+    p.step(["x", "w", "bias"], ["y"], (at) => ({
+      kind: "conv2d", op: "Conv2D", geometry: g, inC: cin, outC: cout, x: at("x"), w: at("w"), y: at("y"), wPacked: true,
+      winograd: winograd ? plan.winograd : undefined,
+      epilogue: [{ type: "BiasAdd", operand: { kind: "channel", offset: at("bias") } }, { type: "Relu" }],
+    }));
+    const program = p.build();
+    return () => {
+      program.run();
+      return program.view("y").slice();
+    };
   };
+  const planned = kernel(true);
+  const direct = kernel(false);
   await useTfjs("wasm");
   const tx = tfc.tensor4d(xs, [8, 32, 32, cin]);
   const tw = tfc.tensor4d(filter, [k, k, cin, cout]);
@@ -197,13 +236,20 @@ async function largestLayerCases(variables: ReadonlyMap<string, tf.NDArray>): Pr
     out.dispose();
     return data;
   };
-  const d = relativeDifference(wasmRun(), tfjsRun());
-  const sanity = `sanity ${d < 1e-4 ? "ok" : "FAILED"}: ${LAYER_BENCH}: codegen/wasm kernel vs tfjs-wasm fused conv2d, largest relative difference ${d.toExponential(1)}`;
+  const expected = tfjsRun();
+  const [dPlanned, dDirect] = [relativeDifference(planned(), expected), relativeDifference(direct(), expected)];
+  const d = Math.max(dPlanned, dDirect);
+  const algorithm = plan.winograd ? `Winograd F(${plan.winograd.m}×${plan.winograd.m}, 3×3)` : "direct";
+  const sanity =
+    `sanity ${d < 1e-4 ? "ok" : "FAILED"}: ${LAYER_BENCH}: codegen/wasm kernels vs tfjs-wasm fused conv2d, largest relative difference ` +
+    `${algorithm} ${dPlanned.toExponential(1)}, direct ${dDirect.toExponential(1)}`;
   if (d >= 1e-4) throw new Error(sanity);
+  const effective = "effective (the direct conv's flops)";
   return {
     sanity,
     cases: [
-      { bench: LAYER_BENCH, impl: "foldflow codegen/wasm kernel", fn: wasmRun, flops, note: "conv + bias + relu fused" },
+      { bench: LAYER_BENCH, impl: "foldflow codegen/wasm kernel", fn: planned, flops, note: `${algorithm} (the session's choice), bias + relu fused; ${effective}` },
+      ...(plan.winograd ? [{ bench: LAYER_BENCH, impl: "foldflow codegen/wasm kernel, direct", fn: direct, flops, note: "direct conv (implicit GEMM), bias + relu fused" }] : []),
       { bench: LAYER_BENCH, impl: "tfjs-wasm", peer: "tfjs-wasm", fn: tfjsRun, before: () => useTfjs("wasm"), flops, note: "fused.conv2d + bias + relu" },
     ],
   };

@@ -8,10 +8,13 @@ import * as tf from "foldflow";
 export const FOLDFLOW_BACKENDS = ["interpreter", "js", "wasm"] as const;
 export type FoldflowBackend = (typeof FOLDFLOW_BACKENDS)[number];
 
-/** A session of `graph` on `backend`, or why there is none. */
-export function openSession(graph: tf.Graph, backend: FoldflowBackend): tf.Session | string {
+/**
+ * A session of `graph` on `backend`, or why there is none. The wasm backend's intra-op threads
+ * default to the core count: the benchmarks set them (1, as the peers', unless a section says).
+ */
+export function openSession(graph: tf.Graph, backend: FoldflowBackend, threads = 1): tf.Session | string {
   try {
-    return new tf.Session({ graph, backend, onWarning: () => {} });
+    return new tf.Session({ graph, backend, intraOpParallelism: threads, onWarning: () => {} });
   } catch (e) {
     return reason(e);
   }

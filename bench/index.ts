@@ -10,13 +10,18 @@
  *   npm run bench                           (about 3 minutes on 2 cores)
  *   FOLDFLOW_BENCH_QUICK=1 npm run bench    (fewer, shorter rounds; no 100k graph; about 1.5 minutes)
  *   FOLDFLOW_BENCH_ROUNDS=9 npm run bench   (rounds of (1) and (2))
+ *   FOLDFLOW_BENCH_ONLY=conv npm run bench  (only the sections named: mnist, conv, compile; comma-separated)
+ *
+ * Every implementation runs on one thread (foldflow's wasm sessions are opened with
+ * intraOpParallelism: 1, onnxruntime with one intra-op thread), except in the section that
+ * says otherwise: the folded conv net with two threads on foldflow wasm and onnxruntime.
  *
  * The models are checked to compute the same numbers on every implementation before timing
  * (the "sanity" lines). Benchmarks are not tests: `npm test` never runs them.
  */
 import os from "node:os";
 import { COMPILE_SIZES, compileCases, compileRounds } from "./compile-time";
-import { CONV_BENCH, convInferenceCases, LAYER_BENCH } from "./conv-inference";
+import { CONV_BENCH, convInferenceCases, LAYER_BENCH, THREADS_BENCH } from "./conv-inference";
 import { loadText, markdownTable, measure, QUICK, single, type Measurement } from "./harness";
 import { MNIST_BENCH, mnistTrainingCases } from "./mnist-train";
 import { ort, tfjsDescription } from "./peers";
@@ -26,6 +31,10 @@ const ROUNDS = Number(process.env.FOLDFLOW_BENCH_ROUNDS ?? (QUICK ? 3 : 7));
 /** The conv net's rounds take seconds each on the js backends and tfjs-cpu: fewer of them. */
 const CONV_ROUNDS = QUICK ? 2 : Math.max(3, Math.ceil(ROUNDS * 0.7));
 const log = (line: string) => process.stderr.write(`${line}\n`);
+const SECTIONS = ["mnist", "conv", "compile"] as const;
+const ONLY = (process.env.FOLDFLOW_BENCH_ONLY ?? SECTIONS.join(",")).split(",").map((s) => s.trim());
+for (const name of ONLY) if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`FOLDFLOW_BENCH_ONLY: no section \`${name}\` (sections: ${SECTIONS.join(", ")})`);
+const run = (section: (typeof SECTIONS)[number]) => ONLY.includes(section);
 
 /** The whole run; the table goes to stdout, progress to stderr. */
 async function main(): Promise<void> {
@@ -34,8 +43,8 @@ async function main(): Promise<void> {
   const header = [
     `date: ${new Date().toISOString()}`,
     `machine: ${cpus[0]?.model ?? "unknown CPU"}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; node ${process.version}; ${os.platform()} ${os.arch()}`,
-    `peers: ${await tfjsDescription()}; onnxruntime-node ${ort.env.versions.node ?? ort.env.versions.common ?? ""} (CPU, 1 intra-op thread)`,
-    `mode: ${QUICK ? "quick (FOLDFLOW_BENCH_QUICK=1)" : "full"}; ${ROUNDS} rounds for (1) and the largest conv layer, ${CONV_ROUNDS} for the conv net, ` +
+    `peers: ${await tfjsDescription()}; onnxruntime-node ${ort.env.versions.node ?? ort.env.versions.common ?? ""} (CPU, 1 intra-op thread; 2 in the 2-thread section); foldflow wasm: intraOpParallelism 1 (2 in that section)`,
+    `mode: ${QUICK ? "quick (FOLDFLOW_BENCH_QUICK=1)" : "full"}${ONLY.length < SECTIONS.length ? ` (sections: ${ONLY.join(", ")})` : ""}; ${ROUNDS} rounds for (1) and the largest conv layer, ${CONV_ROUNDS} for the conv net, ` +
       `${COMPILE_SIZES.map((n) => `${compileRounds(n)} for ${n / 1000}k nodes`).join(", ")}; each round tinybench's median of its samples, the figure the median of the rounds`,
   ];
   for (const line of header) log(line);
@@ -43,27 +52,33 @@ async function main(): Promise<void> {
   const rows: Measurement[] = [];
   const sanity: string[] = [];
 
-  log(`(1) setting up: ${MNIST_BENCH}`);
-  const mnist = await mnistTrainingCases();
-  sanity.push(mnist.sanity);
-  log(mnist.sanity);
-  const mnistRows = [...(await measure(mnist.cases, ROUNDS, log)), ...mnist.missing];
-  const mnistOrder = ["foldflow interpreter", "foldflow js", "foldflow wasm", "tfjs-cpu", "tfjs-wasm"];
-  rows.push(...mnistRows.sort((a, b) => mnistOrder.indexOf(a.impl) - mnistOrder.indexOf(b.impl)));
+  if (run("mnist")) {
+    log(`(1) setting up: ${MNIST_BENCH}`);
+    const mnist = await mnistTrainingCases();
+    sanity.push(mnist.sanity);
+    log(mnist.sanity);
+    const mnistRows = [...(await measure(mnist.cases, ROUNDS, log)), ...mnist.missing];
+    const mnistOrder = ["foldflow interpreter", "foldflow js", "foldflow wasm", "tfjs-cpu", "tfjs-wasm"];
+    rows.push(...mnistRows.sort((a, b) => mnistOrder.indexOf(a.impl) - mnistOrder.indexOf(b.impl)));
+  }
 
-  log(`(2) setting up: ${CONV_BENCH}`);
-  const conv = await convInferenceCases();
-  sanity.push(...conv.sanity);
-  for (const line of conv.sanity) log(line);
-  const convRows = [...(await measure(conv.cases.filter((c) => c.bench === CONV_BENCH), CONV_ROUNDS, log)), ...conv.missing];
-  const convOrder = [
-    "foldflow js, unfolded", "foldflow js, folded", "foldflow wasm, unfolded", "foldflow wasm, folded", "tf.compile js program, folded",
-    "tfjs-cpu", "tfjs-wasm", "onnxruntime-node",
-  ];
-  rows.push(...convRows.sort((a, b) => convOrder.indexOf(a.impl) - convOrder.indexOf(b.impl)));
-  rows.push(...(await measure(conv.cases.filter((c) => c.bench === LAYER_BENCH), ROUNDS, log)));
+  if (run("conv")) {
+    log(`(2) setting up: ${CONV_BENCH}`);
+    const conv = await convInferenceCases();
+    sanity.push(...conv.sanity);
+    for (const line of conv.sanity) log(line);
+    const section = (bench: string) => [...conv.cases.filter((c) => c.bench === bench)];
+    const convRows = [...(await measure(section(CONV_BENCH), CONV_ROUNDS, log)), ...conv.missing.filter((m) => m.bench === CONV_BENCH)];
+    const convOrder = [
+      "foldflow js, unfolded", "foldflow js, folded", "foldflow wasm, unfolded", "foldflow wasm, folded", "tf.compile js program, folded",
+      "tfjs-cpu", "tfjs-wasm", "onnxruntime-node",
+    ];
+    rows.push(...convRows.sort((a, b) => convOrder.indexOf(a.impl) - convOrder.indexOf(b.impl)));
+    if (section(THREADS_BENCH).length) rows.push(...(await measure(section(THREADS_BENCH), CONV_ROUNDS, log)), ...conv.missing.filter((m) => m.bench === THREADS_BENCH));
+    rows.push(...(await measure(section(LAYER_BENCH), ROUNDS, log)));
+  }
 
-  for (const size of COMPILE_SIZES) {
+  for (const size of run("compile") ? COMPILE_SIZES : []) {
     log(`(3) building a ${size}-node graph`);
     const { nodes, cases } = compileCases(size);
     const measured = await measure(cases, compileRounds(size), log);

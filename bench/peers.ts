@@ -1,8 +1,9 @@
 /**
  * The peers, set up as bench/wasm-kernels.ts does: @tensorflow/tfjs-core on tfjs-backend-cpu and
  * on tfjs-backend-wasm (SIMD; its .wasm files from node_modules through setWasmPaths), and
- * onnxruntime-node on its CPU execution provider, held to one intra-op thread as foldflow and
- * tfjs-wasm in Node are single-threaded. Also the comparisons behind the sanity lines.
+ * onnxruntime-node on its CPU execution provider, held to one intra-op thread as foldflow's wasm
+ * sessions are (bench/foldflow.ts) and tfjs-wasm in Node is; the conv net's 2-thread section
+ * gives both two. Also the comparisons behind the sanity lines.
  *
  * tfjs-core registers its gradients only in dist/register_all_gradients.js, an ES module tree with
  * extensionless and directory imports that Node's resolver refuses (bundlers, and vitest, accept
@@ -53,9 +54,9 @@ export async function tfjsDescription(): Promise<string> {
   return `tfjs-core ${tfc.version_core}; tfjs-wasm ${tfc.env().getBool("WASM_HAS_SIMD_SUPPORT") ? "SIMD" : "no SIMD"}, ${getThreadsCount()} thread(s)`;
 }
 
-/** An onnxruntime session over the CPU provider, one intra-op thread. */
-export async function ortSession(bytes: Uint8Array): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(bytes, { executionProviders: ["cpu"], intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: "all" });
+/** An onnxruntime session over the CPU provider, `threads` intra-op threads (1 unless a section says). */
+export async function ortSession(bytes: Uint8Array, threads = 1): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(bytes, { executionProviders: ["cpu"], intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: "all" });
 }
 
 /** The largest |a - b| relative to the largest |b| (1 when b is all zeros). */

@@ -9,7 +9,7 @@ export { kernelScratchBytes, emitKernel, type Kernel, type CustomKernel } from "
 export { planLinearMemory, pagesFor, type LinearLifetime, type LinearPlan } from "./memory";
 export { WasmProgramBuilder, type WasmProgram, type TensorRole, type ProgramOptions } from "./program";
 export { packPanels, packedFloats, DEFAULT_TILE, type GemmKernel, type TileOptions } from "./gemm";
-export { packFilter, type ConvKernel } from "./conv";
+export { packFilter, planConvFilter, type ConvKernel, type ConvFilterPlan } from "./conv";
 export type { DepthwiseKernel } from "./depthwise";
 export { elementwiseOp, type ElementwiseKernel, type ElementwiseInput } from "./elementwise";
 export type { ReduceKernel, MomentsKernel } from "./reduce";

@@ -6,15 +6,21 @@
  * Covered: MatMul (transposes, fused epilogue), Conv2D and DepthwiseConv2dNative (NHWC,
  * strides, dilations, SAME / VALID, fused epilogue), elementwise DAGs with broadcasting,
  * Sum / Mean / Max / Min over the middle of [outer, reduce, inner], moments, Softmax /
- * LogSoftmax over the last axis, MaxPool / AvgPool (NHWC). Backprop kernels come next.
+ * LogSoftmax over the last axis, MaxPool / AvgPool (NHWC); for training (NHWC): Conv2DBackpropInput,
+ * Conv2DBackpropFilter, MaxPoolGrad / AvgPoolGrad, FusedBatchNorm (training and inference, fused
+ * epilogue) and its gradient.
  */
 import type { Expr } from "./binaryen";
+import { batchNormGradScratchBytes, batchNormScratchBytes, emitBatchNorm, emitBatchNormGrad, type BatchNormGradKernel, type BatchNormKernel } from "./batch-norm";
 import { convScratchBytes, emitConv, type ConvKernel } from "./conv";
+import { convBackpropFilterScratchBytes, emitConvBackpropFilter, type ConvBackpropFilterKernel } from "./conv-backprop-filter";
+import { convBackpropInputScratchBytes, emitConvBackpropInput, type ConvBackpropInputKernel } from "./conv-backprop-input";
 import { depthwiseScratchBytes, emitDepthwise, type DepthwiseKernel } from "./depthwise";
 import { emitElementwise, type ElementwiseKernel } from "./elementwise";
 import type { FunctionBuilder } from "./function-builder";
 import { emitGemm, gemmScratchBytes, type GemmKernel } from "./gemm";
 import { emitPool, type PoolKernel } from "./pool";
+import { emitPoolGrad, type PoolGradKernel } from "./pool-grad";
 import { emitMoments, emitReduce, type MomentsKernel, type ReduceKernel } from "./reduce";
 import { emitSoftmax, type SoftmaxKernel } from "./softmax";
 
@@ -36,6 +42,11 @@ export type Kernel =
   | MomentsKernel
   | SoftmaxKernel
   | PoolKernel
+  | ConvBackpropInputKernel
+  | ConvBackpropFilterKernel
+  | PoolGradKernel
+  | BatchNormKernel
+  | BatchNormGradKernel
   | CustomKernel;
 
 /** Bytes of scratch memory the kernel needs during its step (placed by the planner). */
@@ -47,6 +58,14 @@ export function kernelScratchBytes(k: Kernel): number {
       return convScratchBytes(k);
     case "depthwise":
       return depthwiseScratchBytes(k);
+    case "conv2d-backprop-input":
+      return convBackpropInputScratchBytes(k);
+    case "conv2d-backprop-filter":
+      return convBackpropFilterScratchBytes(k);
+    case "batch-norm":
+      return batchNormScratchBytes(k);
+    case "batch-norm-grad":
+      return batchNormGradScratchBytes(k);
     case "custom":
       return k.scratchBytes ?? 0;
     default:
@@ -72,6 +91,16 @@ export function emitKernel(fb: FunctionBuilder, k: Kernel): Expr[] {
       return emitSoftmax(fb, k);
     case "pool":
       return emitPool(fb, k);
+    case "conv2d-backprop-input":
+      return emitConvBackpropInput(fb, k);
+    case "conv2d-backprop-filter":
+      return emitConvBackpropFilter(fb, k);
+    case "pool-grad":
+      return emitPoolGrad(fb, k);
+    case "batch-norm":
+      return emitBatchNorm(fb, k);
+    case "batch-norm-grad":
+      return emitBatchNormGrad(fb, k);
     case "custom":
       return k.emit(fb);
   }

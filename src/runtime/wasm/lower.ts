@@ -9,11 +9,15 @@
  *       form: comparisons, int32 / bool, SelectV2 run their reference kernel between the parts)
  *   Sum / Mean / Max / Min over adjacent axes, BiasAddGrad, SumToShape → reduce;
  *   Softmax / LogSoftmax → softmax; MaxPool / AvgPool (NHWC) → pool;
+ *   FusedBatchNorm / V2 / V3 (NHWC) + the elementwise chain after y → one batch-norm kernel;
+ *   Conv2DBackpropInput / Filter, MaxPoolGrad / AvgPoolGrad, FusedBatchNormGrad* (NHWC) → their
+ *       kernels (./native-training.ts)
  *   Assign, AssignAdd, AssignSub, ApplyGradientDescent, ApplyMomentum, ApplyAdam → elementwise
  *       kernels that write the variable's region in place (./native.ts)
  *   everything else → a host step: the op as a one-op JS program of the js target (./js-kernel.ts)
  *       where it has a JS emitter, else its reference kernel, on views of the memory
- *   with intraOpParallelism > 1, large GEMM / Conv2D kernels → parts run on worker threads (./split.ts)
+ *   with intraOpParallelism > 1, large GEMM / Conv2D kernels → parts run on worker threads (./split.ts),
+ *       and large conv backprops (./native-training.ts)
  *
  * Tensors that the JS analysis fused away but that a split makes cross two steps get a region.
  */
@@ -22,11 +26,13 @@ import type { Analysis, Step } from "../../../codegen/js/analysis";
 import { fusable, type Fusable } from "../../../codegen/js/fusable";
 import type { ConcreteSpec } from "../../../codegen/js/specs";
 import type { EpilogueStep } from "../../../codegen/wasm/epilogue";
+import type { Kernel } from "../../../codegen/wasm/kernels";
 import { getOpDef } from "../../../ir/registry";
 import { sizeOf } from "../../../ir/shape";
 import type { WasmCodegen } from "./loader";
 import { ElementwiseBuilder, type Ref } from "./elementwise";
 import { crossEntropyKernels, nativeKernel, producerKernel, type EpilogueSpec, type NativeKernel } from "./native";
+import { trainingPartOf, trainingParts } from "./native-training";
 import { partOf, partsFor } from "./split";
 import { KIND_OF, type Operand, type Region, type WasmStep } from "./steps";
 
@@ -51,10 +57,12 @@ export class Lowering {
   /** A kernel step, or the parts of a split one (./split.ts). */
   private kernel(op: string, k: NativeKernel, live: number[]): void {
     const base = { kind: "kernel" as const, op, requires: k.requires, assigns: k.assigns, live, reads: k.reads, writes: k.writes };
-    const parts = partsFor(k.make(() => 0), this.threads);
+    const probe = k.make(() => 0);
+    const parts = trainingParts(probe, this.threads) ?? partsFor(probe, this.threads);
     if (parts === 1) return void this.steps.push({ ...base, make: k.make });
     const group = this.groups++;
-    for (let j = 0; j < parts; j++) this.steps.push({ ...base, group, make: (at) => partOf(k.make(at), parts, j) });
+    const part = (whole: Kernel, j: number) => trainingPartOf(whole, parts, j) ?? partOf(whole, parts, j);
+    for (let j = 0; j < parts; j++) this.steps.push({ ...base, group, make: (at) => part(k.make(at), j) });
   }
 
   spec(t: { name: string }): ConcreteSpec {

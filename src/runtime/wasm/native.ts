@@ -2,9 +2,11 @@
  * The ops a wasm program runs as kernels of its module, each from its concrete shapes: GEMM,
  * Conv2D and depthwise (NHWC, constant weights packed at compile time, fused epilogue),
  * reductions over adjacent axes (Sum, Mean, Max, Min, BiasAddGrad, SumToShape), Softmax /
- * LogSoftmax, MaxPool / AvgPool (NHWC) and the variable updates as elementwise kernels over the
- * variable's region. An op outside these (or an instance they do not cover: NCHW, int32,
- * mismatched shapes that must raise TF's error) gives null and runs its reference kernel.
+ * LogSoftmax, MaxPool / AvgPool (NHWC), the variable updates as elementwise kernels over the
+ * variable's region, and the training ops of ./native-training.ts (conv backprops, pooling
+ * gradients, fused batch norm and its gradient). An op outside these (or an instance they do
+ * not cover: NCHW, int32, mismatched shapes that must raise TF's error) gives null and runs its
+ * reference kernel.
  */
 import type { Operation, Tensor } from "../../../ir/graph";
 import { spatialAttr, type Padding } from "../../../ir/ops/pool";
@@ -13,6 +15,7 @@ import type { EpilogueStep } from "../../../codegen/wasm/epilogue";
 import type { Kernel } from "../../../codegen/wasm/kernels";
 import { ElementwiseBuilder, type Ref } from "./elementwise";
 import type { Lowering } from "./lower";
+import { batchNormKernel, isBatchNorm, trainingKernel } from "./native-training";
 
 export interface EpilogueSpec {
   type: string;
@@ -30,17 +33,18 @@ export interface NativeKernel {
 
 const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
-function resolveEpilogue(steps: readonly EpilogueSpec[], at: (key: string) => number): EpilogueStep[] {
+export function resolveEpilogue(steps: readonly EpilogueSpec[], at: (key: string) => number): EpilogueStep[] {
   return steps.map((s) => {
     const o = s.operand;
     const operand = !o ? undefined : o.kind === "scalar" ? o : { kind: o.kind, offset: at(o.key) };
     return { type: s.type, operand, operandFirst: s.operandFirst };
   });
 }
-const epilogueKeys = (steps: readonly EpilogueSpec[]) => steps.flatMap((s) => (s.operand && "key" in s.operand ? [s.operand.key] : []));
+export const epilogueKeys = (steps: readonly EpilogueSpec[]) => steps.flatMap((s) => (s.operand && "key" in s.operand ? [s.operand.key] : []));
 
-/** MatMul / Conv2D / DepthwiseConv2dNative storing `out` after `epilogue`; null when not covered. */
+/** MatMul / Conv2D / DepthwiseConv2dNative / FusedBatchNorm storing `out` after `epilogue`; null when not covered. */
 export function producerKernel(L: Lowering, op: Operation, epilogue: readonly EpilogueSpec[], out: Tensor): NativeKernel | null {
+  if (isBatchNorm(op.type)) return batchNormKernel(L, op, epilogue, out);
   const f32 = [...op.inputs, op.outputs[0], out].every((t) => L.spec(t).dtype === "float32");
   if (!f32) return null;
   const outKey = L.regionOf(out).key;
@@ -84,12 +88,13 @@ export function producerKernel(L: Lowering, op: Operation, epilogue: readonly Ep
       make: (at) => ({ kind: "depthwise", op: op.name, geometry, channels: inC, multiplier: depth, x: at(xKey), w: at(wKey), y: at(outKey), epilogue: resolveEpilogue(epilogue, at) }),
     };
   }
-  const wKey = c === undefined ? L.regionOf(w).key : L.packed(`pf:${c}`, () => L.W.packFilter(L.a.consts[c].data, kH, kW, inC, outC)).key;
+  const plan = c === undefined ? undefined : L.W.planConvFilter(geometry, inC, outC);
+  const wKey = c === undefined || !plan ? L.regionOf(w).key : L.packed(`pf:${c}:${plan.key}`, () => plan.pack(L.a.consts[c].data)).key;
   return {
     ...base,
     reads: [xKey, wKey, ...epilogueKeys(epilogue)],
     make: (at) => ({
-      kind: "conv2d", op: op.name, geometry, inC, outC, x: at(xKey), w: at(wKey), y: at(outKey), wPacked: c !== undefined, epilogue: resolveEpilogue(epilogue, at),
+      kind: "conv2d", op: op.name, geometry, inC, outC, x: at(xKey), w: at(wKey), y: at(outKey), wPacked: c !== undefined, winograd: plan?.winograd, epilogue: resolveEpilogue(epilogue, at),
     }),
   };
 }
@@ -239,6 +244,8 @@ export function nativeKernel(L: Lowering, op: Operation): NativeKernel | null {
     case "ApplyAdam":
       return update(L, op);
   }
+  const training = trainingKernel(L, op);
+  if (training !== undefined) return training;
   if (!op.inputs.slice(0, 1).every((t) => L.spec(t).dtype === "float32") || L.spec(op.outputs[0]).dtype !== "float32") return null;
   const x = op.inputs[0];
   const xs = L.spec(x).shape;
