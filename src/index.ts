@@ -37,10 +37,19 @@ export { isVariableInitialized } from "../ir/ops/is-initialized";
 export { identity, stopGradient, noOp, group, tuple } from "../ir/ops/control";
 export { cond, smartCond } from "./control-flow";
 export {
-  add, sub, mul, div, floorDiv, maximum, minimum, pow, squaredDifference,
+  add, sub, mul, floorDiv, maximum, minimum, pow, squaredDifference,
   equal, notEqual, greater, greaterEqual, less, lessEqual, logicalAnd, logicalOr,
   neg, square, sqrt, rsqrt, exp, log, abs, sigmoid, tanh, reciprocal, sign, floor,
+  pythonDiv as div, realdiv, truediv, divide,
 } from "../ir/ops/elementwise";
+export { range, cumsum } from "../ir/ops/sequence";
+export { Assert, Print } from "../ir/ops/logging";
+export type { LoggedData, PrintOptions } from "../ir/ops/logging";
+export {
+  assertEqual, assertLess, assertLessEqual, assertGreater, assertGreaterEqual,
+  assertPositive, assertNegative, assertNonNegative, assertNonPositive,
+} from "./check-ops";
+export type { AssertOptions } from "./check-ops";
 export * from "../ir/ops/array";
 export * from "../ir/ops/reduce";
 export * from "../ir/ops/matmul";

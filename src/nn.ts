@@ -1,5 +1,6 @@
 /** `tf.nn.*`: activations, and (as they land) conv, pooling, losses and batch normalization. */
 export { relu, relu6, sigmoid, tanh, elu } from "../ir/ops/elementwise";
+export { leakyRelu, softplus, softsign } from "../ir/ops/activation";
 export { moments, weightedMoments, batchNormalization, fusedBatchNorm, batchNormWithGlobalNormalization } from "./nn/batch-norm";
 export type { MomentsOptions, WeightedMomentsOptions, FusedBatchNormOptions } from "./nn/batch-norm";
 export { conv2d, depthwiseConv2d, depthwiseConv2dNative, conv2dBackpropInput, conv2dBackpropFilter, depthwiseConv2dNativeBackpropInput, depthwiseConv2dNativeBackpropFilter } from "../ir/ops/conv";

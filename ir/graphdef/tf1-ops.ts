@@ -9,6 +9,7 @@
  *               AssignVariableOp(v, x)   -> Assign(v, x)     (and AssignAdd/AssignSub...VariableOp)
  *               VarIsInitializedOp(v)    -> IsVariableInitialized(v)
  *             Concat(dim, x...)          -> ConcatV2(x..., dim)
+ *   STRINGS   string Consts that only feed Assert / Print data become attributes of those ops.
  *   BUILDERS  ops whose lowering needs the inputs' static shapes, built into the graph:
  *             Select(c, x, y) -> SelectV2, with TF1's rule that a vector `c` picks rows of x:
  *               Reshape(c, [-1, 1, ..., 1]) first.
@@ -25,7 +26,7 @@ import type { Attrs } from "../registry";
 import { formatShape } from "../shape";
 import "../ops/array/strided-slice";
 import "../ops/is-initialized";
-import { attrValueCase, type AttrListValue, type AttrValueProto, type NodeDef, type TensorProto } from "./model";
+import { attrValueCase, parseInputName, type AttrListValue, type AttrValueProto, type NodeDef, type TensorProto } from "./model";
 
 // ---- DT_INT64 -> DT_INT32 ----
 
@@ -162,9 +163,73 @@ export function renameNode(node: NodeDef): NodeDef {
   return { ...node, op: rename.type, attr, input };
 }
 
-/** Every NodeDef of a TF1 GraphDef in foldflow's terms: int64 narrowed, then renamed. */
+/** Every NodeDef of a TF1 GraphDef in foldflow's terms: int64 narrowed, renamed, string data folded. */
 export function lowerNodeDefs(nodes: readonly NodeDef[]): NodeDef[] {
-  return nodes.map((n) => renameNode(narrowInt64(n)));
+  return foldStringData(nodes.map((n) => renameNode(narrowInt64(n))));
+}
+
+// ---- string data of Assert and Print ----
+
+/** The list(type) attribute that types each op's data. */
+const DATA_TYPES: Readonly<Record<string, string>> = { Assert: "T", Print: "U" };
+
+/** The text of a DT_STRING Const (its strings joined by spaces), else undefined. */
+function stringConst(node: NodeDef): string | undefined {
+  if (node.op !== "Const") return undefined;
+  const value = node.attr.value;
+  if (!value || attrValueCase(value) !== "tensor") return undefined;
+  const tensor = (value as { tensor: TensorProto }).tensor;
+  if (tensor.dtype !== "DT_STRING") return undefined;
+  const decoder = new TextDecoder();
+  return (tensor.stringVal ?? []).map((b) => decoder.decode(b)).join(" ");
+}
+
+/**
+ * foldflow has no string tensors. The string Consts of a TF1 graph that only feed the data of
+ * Asserts and Prints (tf.Assert's messages, tf.assert_equal's "Condition x == y ...") are
+ * dropped, and their text goes into the consumers' `_string_data` / `_string_positions`
+ * attributes (ir/ops/logging.ts), their DT_STRING entries out of the T / U lists. A string
+ * Const with any other use stays (and importing it fails, naming it).
+ */
+export function foldStringData(nodes: NodeDef[]): NodeDef[] {
+  const texts = new Map<string, string>();
+  for (const n of nodes) {
+    const text = stringConst(n);
+    if (text !== undefined) texts.set(n.name, text);
+  }
+  if (texts.size === 0) return nodes;
+  const foldable = new Set(texts.keys());
+  for (const n of nodes) {
+    const logging = own(DATA_TYPES, n.op) !== undefined && !n.attr._string_data && !n.attr._string_positions;
+    n.input.forEach((input, i) => {
+      const p = parseInputName(input);
+      if (foldable.has(p.node) && !(logging && !p.control && p.index === 0 && i >= 1)) foldable.delete(p.node);
+    });
+  }
+  if (foldable.size === 0) return nodes;
+  return nodes.filter((n) => !foldable.has(n.name)).map((n) => {
+    const typesKey = own(DATA_TYPES, n.op);
+    if (typesKey === undefined) return n;
+    const data = n.input.filter((i) => !i.startsWith("^"));
+    const strings: string[] = [];
+    const positions: number[] = [];
+    const kept: string[] = [];
+    data.slice(1).forEach((input, k) => {
+      const source = parseInputName(input).node;
+      if (foldable.has(source)) {
+        strings.push(texts.get(source)!);
+        positions.push(k);
+      } else kept.push(input);
+    });
+    if (strings.length === 0) return n;
+    const attr: Record<string, AttrValueProto> = { ...n.attr, _string_data: { list: { s: strings } }, _string_positions: { list: { i: positions } } };
+    const types = n.attr[typesKey];
+    if (types && attrValueCase(types) === "list") {
+      const list = (types as { list: AttrListValue }).list;
+      if (list.type) attr[typesKey] = { list: { ...list, type: list.type.filter((_, k) => !positions.includes(k)) } };
+    }
+    return { ...n, attr, input: [...data.slice(0, 1), ...kept, ...n.input.filter((i) => i.startsWith("^"))] };
+  });
 }
 
 // ---- builders ----

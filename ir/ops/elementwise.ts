@@ -5,12 +5,12 @@
  */
 import type { DType } from "../dtype";
 import { invalidArgument } from "../diagnostics";
-import type { Operation, Tensor } from "../graph";
+import { Tensor, type Operation } from "../graph";
 import { NDArray } from "../ndarray";
 import { broadcastIndex } from "../broadcast";
-import { registerAlias, registerOp, type GradientRule, type KernelContext } from "../registry";
+import { registerAlias, registerOp, type GradientRule, type KernelContext, type OpDef } from "../registry";
 import { broadcastShapes } from "../shape";
-import { apply1, convertAll, graphOf, type TensorLike } from "./build";
+import { apply1, convertAll, convertToTensor, graphOf, type TensorLike } from "./build";
 
 export interface UnaryRow {
   type: string;
@@ -30,6 +30,8 @@ export interface BinaryRow {
   outDType?: DType;
   gradient?: GradientRule;
   nonDifferentiable?: boolean;
+  /** A kernel of its own (checks beyond the scalar function), instead of binaryKernel(fn). */
+  kernel?: OpDef["kernel"];
 }
 
 const NUMERIC: readonly DType[] = ["float32", "int32"];
@@ -107,7 +109,7 @@ export function registerBinary(row: BinaryRow): void {
         });
       return [{ dtype: row.outDType ?? a.dtype, shape: broadcastShapes(a.shape, b.shape, node) }];
     },
-    kernel: binaryKernel(row.fn, row.outDType),
+    kernel: row.kernel ?? binaryKernel(row.fn, row.outDType),
     gradient: row.gradient,
     nonDifferentiable: row.nonDifferentiable,
   });
@@ -224,10 +226,66 @@ for (const row of unaryRows) registerUnary(row);
 for (const row of [...binaryRows, ...gradientRows]) registerBinary(row);
 registerAlias("Add", "AddV2");
 
+/**
+ * TF's Div op (older TF1 graphs; tf.div builds RealDiv or FloorDiv): real division for floats,
+ * C++ division (truncating toward zero) for ints, where a zero divisor fails the run as in TF.
+ * Not in the rows above: it has no codegen expression yet (compiled backends run this kernel).
+ */
+const divFloat = binaryKernel((a, b) => a / b);
+registerBinary({
+  type: "Div",
+  fn: (a, b) => a / b,
+  kernel: (inputs, attrs, ctx) => {
+    const [a, b] = inputs;
+    if (a.dtype === "int32" && b.data.includes(0))
+      throw invalidArgument({
+        code: "division-by-zero",
+        node: ctx.node,
+        message: "Integer division by zero",
+        expected: "non-zero divisors",
+        received: `a zero at index ${b.data.indexOf(0)} of the divisor`,
+        fix: "keep int32 divisors non-zero (tf.maximum(y, 1)), or divide in float32",
+      });
+    return divFloat(inputs, attrs, ctx);
+  },
+  // TF's _DivGrad: as RealDiv's for floats; integer division has no gradient.
+  gradient: rule((dy, { inputs: [x, y] }) => (x.dtype === "float32" ? [div(dy, y), mul(dy, div(div(neg(x), y), y))] : [null, null])),
+});
+
 export const add = (a: TensorLike, b: TensorLike, name?: string) => binary("AddV2", a, b, name ?? "add");
 export const sub = (a: TensorLike, b: TensorLike, name?: string) => binary("Sub", a, b, name ?? "sub");
 export const mul = (a: TensorLike, b: TensorLike, name?: string) => binary("Mul", a, b, name ?? "mul");
 export const div = (a: TensorLike, b: TensorLike, name?: string) => binary("RealDiv", a, b, name ?? "truediv");
+/**
+ * TF1's `tf.div`: Python 2 division — RealDiv for floats, FloorDiv (rounding toward -inf) for
+ * ints — in scope `div`, like TF's `_div_python2`. `tf.div` is this one; `div` above (RealDiv,
+ * "truediv") is what gradient rules and layers use.
+ */
+export function pythonDiv(x: TensorLike, y: TensorLike, name = "div"): Tensor {
+  const g = graphOf([x, y]);
+  return g.nameScope(name, () => {
+    const scope = g.nameScopeValue;
+    const hint = x instanceof Tensor ? x.dtype : y instanceof Tensor ? y.dtype : undefined;
+    const tx = convertToTensor(x, x instanceof Tensor ? undefined : hint, "x", g);
+    const ty = convertToTensor(y, y instanceof Tensor ? undefined : tx.dtype, "y", g);
+    const type = tx.dtype === "float32" ? "RealDiv" : "FloorDiv";
+    return g.addOp({ type, name: scope, absoluteName: true, inputs: [tx, ty] }).outputs[0];
+  });
+}
+/** TF1's `tf.realdiv`: the RealDiv op (floats only). */
+export const realdiv = (a: TensorLike, b: TensorLike, name?: string) => binary("RealDiv", a, b, name ?? "RealDiv");
+/** TF1's `tf.truediv` / `tf.divide`: real division; int32 operands are cast to float32 first (TF: float64). */
+export function truediv(x: TensorLike, y: TensorLike, name = "truediv"): Tensor {
+  const g = graphOf([x, y]);
+  return g.nameScope(name, () => {
+    const scope = g.nameScopeValue;
+    let [tx, ty] = convertAll([x, y], g);
+    if (tx.dtype === "int32") tx = apply1("Cast", [tx], { SrcT: "int32", DstT: "float32" }, "Cast");
+    if (ty.dtype === "int32") ty = apply1("Cast", [ty], { SrcT: "int32", DstT: "float32" }, "Cast");
+    return g.addOp({ type: "RealDiv", name: scope, absoluteName: true, inputs: [tx, ty] }).outputs[0];
+  });
+}
+export const divide = (x: TensorLike, y: TensorLike, name?: string) => truediv(x, y, name);
 export const floorDiv = (a: TensorLike, b: TensorLike, name?: string) => binary("FloorDiv", a, b, name ?? "floordiv");
 export const maximum = (a: TensorLike, b: TensorLike, name?: string) => binary("Maximum", a, b, name ?? "Maximum");
 export const minimum = (a: TensorLike, b: TensorLike, name?: string) => binary("Minimum", a, b, name ?? "Minimum");

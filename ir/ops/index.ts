@@ -18,3 +18,6 @@ import "./batch-norm-global";
 import "./collective";
 import "./is-initialized";
 import "./debug";
+import "./sequence";
+import "./activation";
+import "./logging";

@@ -41,7 +41,8 @@ function tensorOf(dtype: TFDType, dims: number[], values: number[]): TensorProto
   const vs = values.slice(0, n);
   if (vs.length === 0) return t;
   if (dtype === "DT_FLOAT") t.floatVal = vs;
-  else if (dtype === "DT_INT32") t.intVal = vs.map((v) => Math.trunc(v));
+  // An int_val is an int32: NaN / ±Inf (drawn for floats) have no int32 text form.
+  else if (dtype === "DT_INT32") t.intVal = vs.map((v) => (Number.isFinite(v) ? Math.trunc(v) | 0 : 0));
   else t.boolVal = vs.map((v) => v > 0);
   return t;
 }

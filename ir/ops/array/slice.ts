@@ -136,13 +136,14 @@ registerOp({
   },
 });
 
-function padShape(input: MaybeShape, paddings: readonly number[] | undefined, paddingsShape: MaybeShape, node: string): MaybeShape {
+/** The output shape of padding `input` (Pad, PadV2, MirrorPad); throws naming `node` on bad paddings. */
+export function padShape(input: MaybeShape, paddings: readonly number[] | undefined, paddingsShape: MaybeShape, node: string, type = "Pad"): MaybeShape {
   const rank = input?.length ?? paddingsShape?.[0] ?? null;
   const badShape = paddingsShape !== null && (paddingsShape.length !== 2 || ![null, 2].includes(paddingsShape[1]) || ![null, rank].includes(paddingsShape[0]));
   if (badShape || (paddings && paddings.some((p) => p < 0)))
     fail(node, {
       code: "bad-paddings",
-      message: badShape ? "Pad's paddings must have shape [rank, 2]" : "Pad's paddings must be non-negative",
+      message: badShape ? `${type}'s paddings must have shape [rank, 2]` : `${type}'s paddings must be non-negative`,
       expected: badShape ? `shape [${rank ?? "rank"},2]` : "paddings >= 0",
       received: badShape ? formatShape(paddingsShape) : `[${paddings!.join(",")}]`,
       fix: "pass one [before, after] pair of non-negative sizes per dimension",
