@@ -7,15 +7,23 @@
  * strides, dilations, SAME / VALID, fused epilogue), elementwise DAGs with broadcasting,
  * Sum / Mean / Max / Min over the middle of [outer, reduce, inner], moments, Softmax /
  * LogSoftmax over the last axis, MaxPool / AvgPool (NHWC); for training (NHWC): Conv2DBackpropInput,
- * Conv2DBackpropFilter, MaxPoolGrad / AvgPoolGrad, FusedBatchNorm (training and inference, fused
- * epilogue) and its gradient.
+ * Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropInput / Filter, MaxPoolGrad / AvgPoolGrad, FusedBatchNorm (training and inference, fused
+ * epilogue) and its gradient; SoftmaxCrossEntropyWithLogits and its sparse form (the reference
+ * kernel's bits); scalar elementwise kernels over float32 / int32 / bool (comparisons, Cast,
+ * SelectV2, logical and int32 ops) and ArgMax / ArgMin.
  */
 import type { Expr } from "./binaryen";
 import { batchNormGradScratchBytes, batchNormScratchBytes, emitBatchNorm, emitBatchNormGrad, type BatchNormGradKernel, type BatchNormKernel } from "./batch-norm";
 import { convScratchBytes, emitConv, type ConvKernel } from "./conv";
 import { convBackpropFilterScratchBytes, emitConvBackpropFilter, type ConvBackpropFilterKernel } from "./conv-backprop-filter";
 import { convBackpropInputScratchBytes, emitConvBackpropInput, type ConvBackpropInputKernel } from "./conv-backprop-input";
+import { emitArgReduce, type ArgReduceKernel } from "./arg-reduce";
+import { crossEntropyScratchBytes, emitCrossEntropy, type CrossEntropyKernel } from "./cross-entropy";
 import { depthwiseScratchBytes, emitDepthwise, type DepthwiseKernel } from "./depthwise";
+import {
+  depthwiseBackpropFilterScratchBytes, depthwiseBackpropInputScratchBytes, emitDepthwiseBackpropFilter, emitDepthwiseBackpropInput,
+  type DepthwiseBackpropFilterKernel, type DepthwiseBackpropInputKernel,
+} from "./depthwise-backprop";
 import { emitElementwise, type ElementwiseKernel } from "./elementwise";
 import type { FunctionBuilder } from "./function-builder";
 import { emitGemm, gemmScratchBytes, type GemmKernel } from "./gemm";
@@ -23,6 +31,7 @@ import { emitPool, type PoolKernel } from "./pool";
 import { emitPoolGrad, type PoolGradKernel } from "./pool-grad";
 import { emitMoments, emitReduce, type MomentsKernel, type ReduceKernel } from "./reduce";
 import { emitSoftmax, type SoftmaxKernel } from "./softmax";
+import { emitTypedElementwise, type TypedElementwiseKernel } from "./typed-elementwise";
 
 /** A kernel whose body the caller writes (tests, ops without a generator yet). */
 export interface CustomKernel {
@@ -47,6 +56,11 @@ export type Kernel =
   | PoolGradKernel
   | BatchNormKernel
   | BatchNormGradKernel
+  | CrossEntropyKernel
+  | DepthwiseBackpropInputKernel
+  | DepthwiseBackpropFilterKernel
+  | TypedElementwiseKernel
+  | ArgReduceKernel
   | CustomKernel;
 
 /** Bytes of scratch memory the kernel needs during its step (placed by the planner). */
@@ -66,6 +80,12 @@ export function kernelScratchBytes(k: Kernel): number {
       return batchNormScratchBytes(k);
     case "batch-norm-grad":
       return batchNormGradScratchBytes(k);
+    case "cross-entropy":
+      return crossEntropyScratchBytes(k);
+    case "depthwise-backprop-input":
+      return depthwiseBackpropInputScratchBytes(k);
+    case "depthwise-backprop-filter":
+      return depthwiseBackpropFilterScratchBytes(k);
     case "custom":
       return k.scratchBytes ?? 0;
     default:
@@ -101,6 +121,16 @@ export function emitKernel(fb: FunctionBuilder, k: Kernel): Expr[] {
       return emitBatchNorm(fb, k);
     case "batch-norm-grad":
       return emitBatchNormGrad(fb, k);
+    case "cross-entropy":
+      return emitCrossEntropy(fb, k);
+    case "depthwise-backprop-input":
+      return emitDepthwiseBackpropInput(fb, k);
+    case "depthwise-backprop-filter":
+      return emitDepthwiseBackpropFilter(fb, k);
+    case "typed-elementwise":
+      return emitTypedElementwise(fb, k);
+    case "arg-reduce":
+      return emitArgReduce(fb, k);
     case "custom":
       return k.emit(fb);
   }

@@ -80,3 +80,26 @@ export function runBoth(build: () => { fetch: tf.Fetch; init?: tf.Operation }, o
   }
   return { graph, interpreter, wasm, fetch: r.fetch };
 }
+
+/** Every element equal, NaN to NaN and −0 to −0. */
+export function expectBits(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
+  expect(actual.length, `${what} length`).toBe(expected.length);
+  for (let i = 0; i < expected.length; i++) if (!Object.is(actual[i], expected[i])) expect(actual[i], `${what}[${i}] (expected ${expected[i]})`).toBe(expected[i]);
+}
+
+/** The fetches on the interpreter and on wasm, bit for bit (NaN to NaN, −0 to −0), with no host step; returns the wasm session. */
+export function sameBits(build: () => tf.Tensor[], feeds: tf.FeedDict = {}): tf.Session {
+  const graph = new tf.Graph();
+  const fetches = graph.asDefault(build);
+  const expected = new tf.Session({ graph, backend: "interpreter" }).runSync(fetches, feeds);
+  const wasm = new tf.Session({ graph, backend: "wasm" });
+  const actual = wasm.runSync(fetches, feeds);
+  expect(backendOf(wasm).lastFallback).toBeNull();
+  expect([...fallbackTypes(wasm), ...jsKernelTypes(wasm)], "host steps").toEqual([]);
+  actual.forEach((a, k) => {
+    expect(a.dtype, `fetch ${k} dtype`).toBe(expected[k].dtype);
+    expect(a.shape, `fetch ${k} shape`).toEqual(expected[k].shape);
+    expectBits(a.data, expected[k].data, `fetch ${k} (${fetches[k].name})`);
+  });
+  return wasm;
+}

@@ -14,24 +14,11 @@ import { wasmReady } from "../../src/runtime/wasm/loader";
 import { randomData } from "../helpers/run";
 import { expectNear } from "./wasm-helpers";
 import { jsKernelTypes, kernelKinds, runBoth } from "./wasm-helpers-session";
+import { convCases, forWindowCases, type ConvCase } from "./window-cases";
 
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 const feed = (shape: number[], seed: number, lo = -1, hi = 1) => tf.ndarray(randomData(size(shape), seed, lo, hi), shape);
 
-interface ConvCase {
-  batch: number;
-  h: number;
-  w: number;
-  cin: number;
-  cout: number;
-  kh: number;
-  kw: number;
-  sh: number;
-  sw: number;
-  dilation: number;
-  padding: "SAME" | "VALID";
-  seed: number;
-}
 
 function convBackprops(c: ConvCase): void {
   const out = (n: number, k: number, s: number) => windowedOutput(n, k, s, c.dilation, c.padding, "").out!;
@@ -124,29 +111,7 @@ describe("training ops on the wasm backend", () => {
   });
 
   it("Conv2DBackpropInput and Conv2DBackpropFilter on random shapes", () => {
-    fc.assert(
-      fc.property(
-        fc.record({
-          batch: fc.integer({ min: 1, max: 3 }),
-          h: fc.integer({ min: 1, max: 9 }),
-          w: fc.integer({ min: 1, max: 9 }),
-          cin: fc.integer({ min: 1, max: 13 }),
-          cout: fc.integer({ min: 1, max: 13 }),
-          kh: fc.integer({ min: 1, max: 3 }),
-          kw: fc.integer({ min: 1, max: 3 }),
-          sh: fc.integer({ min: 1, max: 3 }),
-          sw: fc.integer({ min: 1, max: 3 }),
-          dilation: fc.constantFrom(1, 1, 2),
-          padding: fc.constantFrom<"SAME" | "VALID">("SAME", "VALID"),
-          seed: fc.integer({ min: 1, max: 1 << 20 }),
-        }),
-        (c) => {
-          fc.pre(c.padding === "SAME" || ((c.kh - 1) * c.dilation + 1 <= c.h && (c.kw - 1) * c.dilation + 1 <= c.w));
-          convBackprops(c);
-        },
-      ),
-      { numRuns: 20 },
-    );
+    forWindowCases(convCases({ size: 9, kernel: 3, channels: 13 }), 20, convBackprops);
   });
 
   it("MaxPoolGrad and AvgPoolGrad on random shapes", () => {

@@ -10,39 +10,38 @@ export type Ref = { input: number } | { op: number };
 
 type Input = { key: string; shape: readonly number[] } | { value: number };
 
-export class ElementwiseBuilder {
-  private readonly inputs: Input[] = [];
+/**
+ * What the SIMD and the typed (./native-typed.ts) kernel builders share: inputs deduplicated by
+ * id, ops over earlier refs, stores by region key, and the regions they read and write.
+ */
+export abstract class GroupBuilder<I extends object, O extends { args: Ref[] }> {
+  protected readonly inputs: I[] = [];
   private readonly byKey = new Map<string, number>();
-  private readonly ops: { type: string; args: Ref[] }[] = [];
-  private readonly stores: { ref: Ref; key: string }[] = [];
+  protected readonly ops: O[] = [];
+  protected readonly stores: { ref: Ref; key: string }[] = [];
 
   constructor(readonly shape: readonly number[], readonly name: string) {}
 
-  tensor(key: string, view: readonly number[]): Ref {
-    const id = `${key}|${view.join(",")}`;
+  /** The input `x` under `id`, added once. */
+  protected input(id: string, x: I): Ref {
     let i = this.byKey.get(id);
     if (i === undefined) {
       i = this.inputs.length;
-      this.inputs.push({ key, shape: [...view] });
+      this.inputs.push(x);
       this.byKey.set(id, i);
     }
     return { input: i };
   }
 
-  value(v: number): Ref {
-    const id = `=${Object.is(v, -0) ? "-0" : String(v)}`;
-    let i = this.byKey.get(id);
-    if (i === undefined) {
-      i = this.inputs.length;
-      this.inputs.push({ value: v });
-      this.byKey.set(id, i);
-    }
-    return { input: i };
-  }
-
-  op(type: string, args: Ref[]): Ref {
-    this.ops.push({ type, args });
+  protected push(op: O): Ref {
+    this.ops.push(op);
     return { op: this.ops.length - 1 };
+  }
+
+  /** A ref's index in the kernel's value list (inputs first, then ops), for the inputs there are now. */
+  protected indexer(): (r: Ref) => number {
+    const n = this.inputs.length;
+    return (r) => ("input" in r ? r.input : n + r.op);
   }
 
   store(ref: Ref, key: string): void {
@@ -54,16 +53,29 @@ export class ElementwiseBuilder {
   }
 
   reads(): string[] {
-    return this.inputs.flatMap((x) => ("key" in x ? [x.key] : []));
+    return this.inputs.flatMap((x) => ("key" in x ? [(x as { key: string }).key] : []));
   }
 
   writes(): string[] {
     return this.stores.map((s) => s.key);
   }
+}
+
+export class ElementwiseBuilder extends GroupBuilder<Input, { type: string; args: Ref[] }> {
+  tensor(key: string, view: readonly number[]): Ref {
+    return this.input(`${key}|${view.join(",")}`, { key, shape: [...view] });
+  }
+
+  value(v: number): Ref {
+    return this.input(`=${Object.is(v, -0) ? "-0" : String(v)}`, { value: v });
+  }
+
+  op(type: string, args: Ref[]): Ref {
+    return this.push({ type, args });
+  }
 
   make(): (at: (key: string) => number) => ElementwiseKernel {
-    const n = this.inputs.length;
-    const index = (r: Ref) => ("input" in r ? r.input : n + r.op);
+    const index = this.indexer();
     const { shape, name } = this;
     const inputs = [...this.inputs];
     const ops = this.ops.map((o) => ({ type: o.type, args: o.args.map(index) }));

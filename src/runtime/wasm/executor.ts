@@ -21,7 +21,7 @@ import type { JsKernel } from "./js-kernel";
 import { wasmCodegen } from "./loader";
 import { instantiate, isParallel, type BuiltProgram, type Instance } from "./program";
 import type { ThreadPool } from "./threads";
-import type { Operand, WasmStep } from "./steps";
+import type { Operand, Region, WasmStep } from "./steps";
 
 const EMPTY = new NDArray("float32", [0], new Float32Array(0));
 
@@ -84,7 +84,7 @@ export function createExecutor(built: BuiltProgram, js: ReadonlyMap<WasmStep, Js
   const runners: (() => void)[] = [];
   const poolId = pool ? pool.instantiate(inst.module, inst.memory, built.module.functions, runners) : -1;
   const bodies = steps.flatMap((step, i): (() => void)[] => {
-    const helpers: StepHelpers = { arrayOf, missing, wrote, sync, initialized, flags, results, order, specOf: (t) => a.specs.get(t.name)! };
+    const helpers: StepHelpers = { arrayOf, missing, wrote, sync, initialized, flags, results, order, specOf: (t) => a.specs.get(t.name)!, region: (key) => built.lowered.regions.get(key)! };
     const k = js.get(step);
     let body: () => void;
     if (step.kind === "kernel" && step.group !== undefined) {
@@ -129,10 +129,21 @@ function stepRunner(step: WasmStep, fn: string | undefined, inst: Instance, h: S
   switch (step.kind) {
     case "kernel": {
       const call = inst.exports[fn!];
-      const { requires, assigns } = step;
+      const { requires, assigns, onTrap } = step;
+      const run = !onTrap
+        ? call
+        : () => {
+            try {
+              call();
+            } catch (e) {
+              // A failed run-time check of the kernel (`unreachable`): the error it stands for.
+              if (e instanceof Error && e.name === "RuntimeError") throw onTrap((key) => inst.view(h.region(key)));
+              throw e;
+            }
+          };
       return () => {
         for (const k of requires) if (!h.initialized[k]) throw h.missing(k, step.op);
-        call();
+        run();
         for (const k of assigns) h.wrote(k);
       };
     }
@@ -227,6 +238,7 @@ interface StepHelpers {
   wrote(k: number): void;
   sync(k: number): void;
   specOf(t: Tensor): ConcreteSpec;
+  region(key: string): Region;
   initialized: Uint8Array;
   flags: Uint8Array;
   results: (NDArray | typeof DEAD)[];

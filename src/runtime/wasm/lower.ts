@@ -5,15 +5,21 @@
  *   MatMul / Conv2D / DepthwiseConv2dNative + the elementwise chain after it → one kernel with a
  *       fused epilogue (per-channel vectors, scalars, residual tensors; the chain stops at the
  *       first value read elsewhere, which the kernel stores)
- *   a group of float32 elementwise ops → one elementwise kernel (split where an op has no wasm
- *       form: comparisons, int32 / bool, SelectV2 run their reference kernel between the parts)
+ *   a group of float32 elementwise ops → one elementwise kernel; comparisons, Cast, SelectV2,
+ *       logical and int32 ops → typed (scalar) kernels between its parts, or a small group that
+ *       mixes them as one typed kernel (./native-typed.ts); ops with neither form run on the host
  *   Sum / Mean / Max / Min over adjacent axes, BiasAddGrad, SumToShape → reduce;
  *   Softmax / LogSoftmax → softmax; MaxPool / AvgPool (NHWC) → pool;
  *   FusedBatchNorm / V2 / V3 (NHWC) + the elementwise chain after y → one batch-norm kernel;
- *   Conv2DBackpropInput / Filter, MaxPoolGrad / AvgPoolGrad, FusedBatchNormGrad* (NHWC) → their
- *       kernels (./native-training.ts)
+ *       ./hoist.ts first moves a producer's group up to it past steps it does not depend on (the
+ *       moving-average updates between tf.layers.batchNormalization and its activation)
+ *   SoftmaxCrossEntropyWithLogits and its sparse form → one cross-entropy kernel (./native-loss.ts);
+ *   ArgMax / ArgMin → arg-reduce (./native-typed.ts);
+ *   Conv2DBackpropInput / Filter, DepthwiseConv2dNativeBackpropInput / Filter, MaxPoolGrad /
+ *       AvgPoolGrad, FusedBatchNormGrad* (NHWC) → their kernels (./native-training.ts)
  *   Assign, AssignAdd, AssignSub, ApplyGradientDescent, ApplyMomentum, ApplyAdam → elementwise
- *       kernels that write the variable's region in place (./native.ts)
+ *       kernels that write the variable's region in place (./native.ts; int32 / bool Assign and
+ *       int32 AssignAdd / AssignSub, a global step, as typed kernels)
  *   everything else → a host step: the op as a one-op JS program of the js target (./js-kernel.ts)
  *       where it has a JS emitter, else its reference kernel, on views of the memory
  *   with intraOpParallelism > 1, large GEMM / Conv2D kernels → parts run on worker threads (./split.ts),
@@ -31,10 +37,15 @@ import { getOpDef } from "../../../ir/registry";
 import { sizeOf } from "../../../ir/shape";
 import type { WasmCodegen } from "./loader";
 import { ElementwiseBuilder, type Ref } from "./elementwise";
-import { crossEntropyKernels, nativeKernel, producerKernel, type EpilogueSpec, type NativeKernel } from "./native";
+import { hoistEpilogues } from "./hoist";
+import { typedKernel, typedPlan } from "./native-typed";
+import { nativeKernel, producerKernel, type EpilogueSpec, type NativeKernel } from "./native";
 import { trainingPartOf, trainingParts } from "./native-training";
 import { partOf, partsFor } from "./split";
 import { KIND_OF, type Operand, type Region, type WasmStep } from "./steps";
+
+/** Groups up to this many elements that mix int32 / bool ops with float32 ones run as one typed (scalar) kernel. */
+const SMALL_GROUP = 1024;
 
 /** Elementwise ops that only forward (a broadcast of) one operand. */
 const FORWARD = new Set(["BroadcastTo", "Fill", "Cast", "Identity"]);
@@ -56,7 +67,7 @@ export class Lowering {
 
   /** A kernel step, or the parts of a split one (./split.ts). */
   private kernel(op: string, k: NativeKernel, live: number[]): void {
-    const base = { kind: "kernel" as const, op, requires: k.requires, assigns: k.assigns, live, reads: k.reads, writes: k.writes };
+    const base = { kind: "kernel" as const, op, requires: k.requires, assigns: k.assigns, live, reads: k.reads, writes: k.writes, onTrap: k.onTrap };
     const probe = k.make(() => 0);
     const parts = trainingParts(probe, this.threads) ?? partsFor(probe, this.threads);
     if (parts === 1) return void this.steps.push({ ...base, make: k.make });
@@ -86,11 +97,6 @@ export class Lowering {
       const d = data();
       return { key, kind: "f32", dtype: "float32", size: d.length, pinned: true, data: d };
     });
-  }
-
-  /** A float32 region private to the steps of one op (an intermediate of a multi-kernel op). */
-  temp(key: string, size: number): Region {
-    return this.region(key, () => ({ key, kind: "f32", dtype: "float32", size }));
   }
 
   private region(key: string, make: () => Region): Region {
@@ -147,7 +153,7 @@ export class Lowering {
   }
 
   lower(): Lowered {
-    for (const step of this.a.steps) this.lowerStep(step);
+    for (const step of hoistEpilogues(this.a)) this.lowerStep(step);
     return { analysis: this.a, regions: this.regions, steps: this.steps };
   }
 
@@ -216,9 +222,9 @@ export class Lowering {
   }
 
   private single(op: Operation, live: number[]): void {
-    const ks = op.type === "SoftmaxCrossEntropyWithLogits" ? crossEntropyKernels(this, op) : [nativeKernel(this, op)];
-    if (!ks || ks.some((k) => !k)) return this.fallback(op, live);
-    for (const k of ks as NativeKernel[]) this.kernel(op.name, k, live);
+    const k = nativeKernel(this, op);
+    if (!k) return this.fallback(op, live);
+    this.kernel(op.name, k, live);
   }
 
   /** Whether `op` has an elementwise wasm form (float32 operands and result). */
@@ -240,17 +246,40 @@ export class Lowering {
         rest = ops.slice(chain.steps.length);
       } else this.single(producer, live);
     }
-    let run: Operation[] = [];
-    for (const op of rest) {
-      if (this.elementwise(op)) {
-        run.push(op);
-        continue;
+    if (rest.length === 0) return;
+    // A small group with int32 / bool ops (a loss's safe division, an accuracy): one typed kernel.
+    const small = sizeOf(this.spec(rest[0].outputs[0]).shape) <= SMALL_GROUP;
+    if (small && rest.some((op) => !this.elementwise(op)) && rest.every((op) => typedPlan(this, op))) return this.typed(rest, live);
+    // Batches of one kind (SIMD, typed, host) in dependency order: the group's ops are pure, so
+    // an op joins the earliest batch of its kind that follows everything it reads from the group.
+    const kindOf = new Map(rest.map((op) => [op, this.elementwise(op) ? "vector" : typedPlan(this, op) ? "typed" : "host"] as const));
+    const madeBy = new Map(rest.flatMap((op) => op.outputs.map((t) => [t.name, op] as const)));
+    const done = new Set<Operation>();
+    let remaining = rest;
+    while (remaining.length > 0) {
+      const kind = kindOf.get(remaining[0])!;
+      const batch = new Set<Operation>();
+      for (const op of remaining) {
+        if (kindOf.get(op) !== kind || (kind === "host" && batch.size > 0)) continue;
+        const ready = (t: Tensor) => {
+          const p = madeBy.get(t.name);
+          return !p || done.has(p) || batch.has(p);
+        };
+        if (op.inputs.every(ready)) batch.add(op);
       }
-      this.run(run, live);
-      run = [];
-      this.fallback(op, live);
+      const ops = [...batch];
+      if (kind === "vector") this.run(ops, live);
+      else if (kind === "typed") this.typed(ops, live);
+      else this.fallback(ops[0], live);
+      for (const op of ops) done.add(op);
+      remaining = remaining.filter((op) => !batch.has(op));
     }
-    this.run(run, live);
+  }
+
+  /** One typed (scalar, int32 / bool) kernel for ops of a group (./native-typed.ts). */
+  private typed(ops: Operation[], live: number[]): void {
+    const k = typedKernel(this, ops);
+    if (k) this.kernel(ops[ops.length - 1].name, k, live);
   }
 
   /** The elementwise ops after `producer` that its kernel can apply before storing. */

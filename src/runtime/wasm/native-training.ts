@@ -1,7 +1,8 @@
 /**
  * The training ops a wasm program runs as kernels of its module (NHWC, float32):
- * Conv2DBackpropInput, Conv2DBackpropFilter, MaxPoolGrad, AvgPoolGrad, FusedBatchNorm / V2 / V3
- * (training and inference; the elementwise chain after y fused into its last pass) and
+ * Conv2DBackpropInput, Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropInput / Filter,
+ * MaxPoolGrad, AvgPoolGrad, FusedBatchNorm / V2 / V3 (training and inference; the elementwise
+ * chain after y fused into its last pass) and
  * FusedBatchNormGrad / V2 / V3. An instance outside these (NCHW, empty tensors, shapes that must
  * raise TF's error) gives null and runs on the host. With worker threads, a large conv backprop
  * runs in parts: Conv2DBackpropInput by images of the batch, Conv2DBackpropFilter by blocks of
@@ -60,6 +61,30 @@ function convBackprop(L: Lowering, op: Operation): NativeKernel | null {
     input
       ? { kind: "conv2d-backprop-input", ...base, w: at(aKey), dy: at(dyKey), dx: at(outKey) }
       : { kind: "conv2d-backprop-filter", ...base, x: at(aKey), dy: at(dyKey), dw: at(outKey) },
+  );
+}
+
+/** DepthwiseConv2dNativeBackpropInput (sizes, filter, dy) → dx and …BackpropFilter (x, sizes, dy) → dw. */
+function depthwiseBackprop(L: Lowering, op: Operation): NativeKernel | null {
+  if (op.attrs.data_format !== "NHWC") return null;
+  const input = op.type === "DepthwiseConv2dNativeBackpropInput";
+  const [operand, dy] = input ? [op.inputs[1], op.inputs[2]] : [op.inputs[0], op.inputs[2]];
+  if (!float32(L, [operand, dy, op.outputs[0]])) return null;
+  const xs = input ? L.spec(op.outputs[0]).shape : L.spec(operand).shape;
+  const ws = input ? L.spec(operand).shape : L.spec(op.outputs[0]).shape;
+  if (xs.length !== 4 || ws.length !== 4) return null;
+  const [kH, kW, channels, multiplier] = ws;
+  if (channels !== xs[3] || channels === 0 || multiplier === 0) return null;
+  const strides = spatialAttr(op.attrs, "strides", op.type, op.name);
+  const dilations = spatialAttr(op.attrs, "dilations", op.type, op.name);
+  const geometry = L.W.nhwcGeometry(xs, kH, kW, strides, dilations, op.attrs.padding as Padding, op.name);
+  if (!same(L.spec(dy).shape, [xs[0], geometry.outH, geometry.outW, channels * multiplier])) return null;
+  const [aKey, dyKey, outKey] = [L.regionOf(operand).key, L.regionOf(dy).key, L.regionOf(op.outputs[0]).key];
+  const base = { op: op.name, geometry, channels, multiplier };
+  return kernel([aKey, dyKey], [outKey], (at) =>
+    input
+      ? { kind: "depthwise-backprop-input", ...base, w: at(aKey), dy: at(dyKey), dx: at(outKey) }
+      : { kind: "depthwise-backprop-filter", ...base, x: at(aKey), dy: at(dyKey), dw: at(outKey) },
   );
 }
 
@@ -167,6 +192,9 @@ export function trainingKernel(L: Lowering, op: Operation): NativeKernel | null 
     case "Conv2DBackpropInput":
     case "Conv2DBackpropFilter":
       return convBackprop(L, op);
+    case "DepthwiseConv2dNativeBackpropInput":
+    case "DepthwiseConv2dNativeBackpropFilter":
+      return depthwiseBackprop(L, op);
     case "MaxPoolGrad":
     case "AvgPoolGrad":
       return poolGrad(L, op);

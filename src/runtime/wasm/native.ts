@@ -2,9 +2,11 @@
  * The ops a wasm program runs as kernels of its module, each from its concrete shapes: GEMM,
  * Conv2D and depthwise (NHWC, constant weights packed at compile time, fused epilogue),
  * reductions over adjacent axes (Sum, Mean, Max, Min, BiasAddGrad, SumToShape), Softmax /
- * LogSoftmax, MaxPool / AvgPool (NHWC), the variable updates as elementwise kernels over the
- * variable's region, and the training ops of ./native-training.ts (conv backprops, pooling
- * gradients, fused batch norm and its gradient). An op outside these (or an instance they do
+ * LogSoftmax, MaxPool / AvgPool (NHWC), (sparse) softmax cross entropy (./native-loss.ts),
+ * ArgMax / ArgMin (./native-typed.ts), the variable updates as elementwise kernels over the
+ * variable's region (int32 / bool ones as typed kernels), and the training ops of
+ * ./native-training.ts (conv and depthwise backprops, pooling gradients, fused batch norm and
+ * its gradient). An op outside these (or an instance they do
  * not cover: NCHW, int32, mismatched shapes that must raise TF's error) gives null and runs its
  * reference kernel.
  */
@@ -15,6 +17,9 @@ import type { EpilogueStep } from "../../../codegen/wasm/epilogue";
 import type { Kernel } from "../../../codegen/wasm/kernels";
 import { ElementwiseBuilder, type Ref } from "./elementwise";
 import type { Lowering } from "./lower";
+import type { TrapError } from "./steps";
+import { crossEntropyKernel } from "./native-loss";
+import { argReduceKernel, typedUpdate } from "./native-typed";
 import { batchNormKernel, isBatchNorm, trainingKernel } from "./native-training";
 
 export interface EpilogueSpec {
@@ -29,6 +34,8 @@ export interface NativeKernel {
   writes: string[];
   requires: number[];
   assigns: number[];
+  /** The error a trap of the kernel stands for (kernels with run-time checks). */
+  onTrap?: TrapError;
 }
 
 const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
@@ -136,6 +143,13 @@ function reduction(L: Lowering, op: Operation): NativeKernel | null {
   if (!view) return null;
   const xKey = L.regionOf(x).key;
   const yKey = L.regionOf(op.outputs[0]).key;
+  if (view.reduce === 1 && op.type !== "Max" && op.type !== "Min") {
+    // Nothing to add up (a SumToShape of the autodiff driver whose shapes turned out equal):
+    // y = x + 0, the reference's 0 + x (−0 becomes +0), in one SIMD pass.
+    const b = new ElementwiseBuilder([view.outer * view.inner], op.name);
+    b.store(b.op("AddV2", [b.tensor(xKey, [view.outer * view.inner]), b.value(0)]), yKey);
+    return { reads: b.reads(), writes: b.writes(), requires: [], assigns: [], make: b.make() };
+  }
   return { reads: [xKey], writes: [yKey], requires: [], assigns: [], make: (at) => ({ kind: "reduce", op: op.name, type, ...view, x: at(xKey), y: at(yKey) }) };
 }
 
@@ -196,39 +210,6 @@ function update(L: Lowering, op: Operation): NativeKernel | null {
   return { make: b.make(), reads: b.reads(), writes: b.writes(), requires: op.type === "Assign" ? [] : indices, assigns: indices };
 }
 
-/**
- * SoftmaxCrossEntropyWithLogits [batch, classes] as three kernels: LogSoftmax into a temporary,
- * then backprop = exp(logSoftmax) − labels and the terms −labels·logSoftmax, then the loss as
- * their row sums (the reference kernel's formula, in float32).
- */
-export function crossEntropyKernels(L: Lowering, op: Operation): NativeKernel[] | null {
-  const [x, labels] = op.inputs;
-  const shape = L.spec(x).shape;
-  if (![x, labels].every((t) => L.spec(t).dtype === "float32") || shape.length !== 2 || !same(L.spec(labels).shape, shape)) return null;
-  const [rows, columns] = shape;
-  const xKey = L.regionOf(x).key;
-  const log = L.temp(`x:${op.name}#log`, rows * columns).key;
-  const terms = L.temp(`x:${op.name}#terms`, rows * columns).key;
-  const [loss, backprop] = op.outputs;
-  const base = { requires: [], assigns: [] };
-  const softmax: NativeKernel = {
-    ...base, reads: [xKey], writes: [log],
-    make: (at) => ({ kind: "softmax", op: op.name, type: "LogSoftmax", rows, columns, x: at(xKey), y: at(log) }),
-  };
-  const b = new ElementwiseBuilder(shape, op.name);
-  const logRef = b.tensor(log, shape);
-  const labelRef = L.kernelInput(b, labels, shape);
-  if (L.neededOutside(backprop, new Set([op]))) b.store(b.op("Sub", [b.op("Exp", [logRef]), labelRef]), L.regionOf(backprop).key);
-  b.store(b.op("Mul", [labelRef, b.op("Neg", [logRef])]), terms);
-  const elementwise: NativeKernel = { ...base, reads: b.reads(), writes: b.writes(), make: b.make() };
-  const lossKey = L.regionOf(loss).key;
-  const sum: NativeKernel = {
-    ...base, reads: [terms], writes: [lossKey],
-    make: (at) => ({ kind: "reduce", op: op.name, type: "Sum", outer: rows, reduce: columns, inner: 1, x: at(terms), y: at(lossKey) }),
-  };
-  return [softmax, elementwise, sum];
-}
-
 /** The kernel of one op (not fused with others), or null when it runs its reference kernel. */
 export function nativeKernel(L: Lowering, op: Operation): NativeKernel | null {
   switch (op.type) {
@@ -242,7 +223,13 @@ export function nativeKernel(L: Lowering, op: Operation): NativeKernel | null {
     case "ApplyGradientDescent":
     case "ApplyMomentum":
     case "ApplyAdam":
-      return update(L, op);
+      return update(L, op) ?? typedUpdate(L, op);
+    case "ArgMax":
+    case "ArgMin":
+      return argReduceKernel(L, op);
+    case "SoftmaxCrossEntropyWithLogits":
+    case "SparseSoftmaxCrossEntropyWithLogits":
+      return crossEntropyKernel(L, op);
   }
   const training = trainingKernel(L, op);
   if (training !== undefined) return training;

@@ -5,7 +5,7 @@
  * copy, the Switch / Merge liveness flags, a variable check, a fetch). Both the session backend
  * (./program.ts) and the standalone module (./module-source.ts) execute this list.
  */
-import type { DType } from "../../../ir/dtype";
+import type { DType, TypedArray } from "../../../ir/dtype";
 import type { Operation } from "../../../ir/graph";
 import type { Kernel } from "../../../codegen/wasm/kernels";
 import type { StorageKind } from "../../../codegen/js/memory";
@@ -45,6 +45,11 @@ export type WasmStep =
       assigns: number[];
       /** Parts of one split op share a group: they run at the same time on worker threads (./split.ts). */
       group?: number;
+      /**
+       * A kernel with run-time checks traps (`unreachable`) when one fails; this gives the error
+       * the trap stands for (the reference kernel's), reading the regions of the memory by key.
+       */
+      onTrap?: TrapError;
     })
   | (Base & { kind: "fallback"; op: Operation; inputs: (Operand | null)[]; outputs: (Region | null)[]; refs: number[] })
   | (Base & { kind: "copy"; op: Operation; from: Operand; to: Region })
@@ -52,5 +57,8 @@ export type WasmStep =
   | (Base & { kind: "switch"; op: Operation; base: number[]; atoms: (number | undefined)[]; pred: Operand })
   | (Base & { kind: "check"; op: Operation; variable: number })
   | (Base & { kind: "fetch"; slot: number; from: Operand; dtype: DType; shape: number[] });
+
+/** The error of a kernel's failed run-time check, from the regions it read (a view of each by key). */
+export type TrapError = (view: (key: string) => TypedArray) => Error;
 
 export const KIND_OF: Record<DType, StorageKind> = { float32: "f32", int32: "i32", bool: "u8" };
