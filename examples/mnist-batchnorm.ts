@@ -20,8 +20,8 @@ import { batches, CLASSES, IMAGE_SIZE, loadMnist, random, type MnistData, type S
  * training digits in a fresh shuffle each pass. SGD at 0.01 on 8,000 digits is slow: with the
  * default seeds the test accuracy passes 0.95 after about 41 passes over the data (4,100 steps)
  * and stays at or above it from about 52 (5,200 steps); 10 epochs (5,000 steps, 62.5 passes)
- * end at about 0.952, the seed's 30 (the default) on the plateau near 0.953. On the default
- * wasm backend the 30 epochs take about a minute on 2 cores.
+ * end at about 0.952, the seed's 30 (the default) on the plateau near 0.955. On the default
+ * wasm backend the 30 epochs take about 20 s on 2 idle cores.
  */
 export const DEFAULT_EPOCHS = 30;
 /** The seed example's 30 epochs (`--full`, now also the default). */
