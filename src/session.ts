@@ -78,6 +78,11 @@ export class Session {
   private readonly state: RuntimeState = { variables: new Map(), opState: new Map() };
   private closed = false;
   private readonly planCache = new Map<string, { version: number; order: Operation[] }>();
+  /** Run plans by the run's signature (its targets and fed tensors, in the order given); see runPlan. */
+  private readonly runPlans = new Map<string, RunPlan>();
+  /** Feed and fetch names resolved before (a name, once resolved, always means the same tensor or op). */
+  private readonly feedNames = new Map<string, Tensor>();
+  private readonly fetchNames = new Map<string, Tensor | Operation>();
   /** The compiled backend, for `backend: "js"`. */
   readonly js: JsBackend | null;
   /** The WebAssembly backend, for `backend: "wasm"` (its code generator loads on the first `await sess.run`). */
@@ -138,11 +143,8 @@ export class Session {
     const targets: (Tensor | Operation)[] = [];
     const structure = this.resolveFetches(fetches, targets);
     checkFeedLimits(feeds, this.limits);
-    const fed = normalizeFeeds(this.graph, feeds);
-    const fedNames = new Set([...fed.keys()].map((t) => t.name));
-    const targetOps = targets.filter((t) => !(t instanceof Tensor && fedNames.has(t.name))).map((t) => (t instanceof Tensor ? t.op : t));
-    const order = this.plan(targetOps, fedNames);
-    const fetched = [...new Set(targets.filter((t): t is Tensor => t instanceof Tensor && !fedNames.has(t.name)))];
+    const fed = normalizeFeeds(this.graph, feeds, false, this.feedNames);
+    const { targetOps, order, fetched } = this.runPlan(targets, fed);
     if (options.runMetadata) options.runMetadata.executedOps = [];
     const out = await this.gpu!.run(order, fed, fetched, { executed: options.runMetadata?.executedOps });
     this.warnings.afterRun(targetOps, order, out);
@@ -160,7 +162,7 @@ export class Session {
     const targets: (Tensor | Operation)[] = [];
     const structure = this.resolveFetches(fetches, targets);
     checkFeedLimits(feeds, this.limits);
-    const fed = normalizeFeeds(this.graph, feeds, this.highPrecision);
+    const fed = normalizeFeeds(this.graph, feeds, this.highPrecision, this.feedNames);
     const values = this.execute(targets, fed, options.runMetadata);
     return this.rebuild(structure, values) as FetchResult<F>;
   }
@@ -189,12 +191,9 @@ export class Session {
   }
 
   private execute(targets: (Tensor | Operation)[], fed: Map<Tensor, NDArray>, metadata?: RunMetadata): Map<string, Value> {
-    const fedNames = new Set([...fed.keys()].map((t) => t.name));
-    const targetOps = targets.filter((t) => !(t instanceof Tensor && fedNames.has(t.name))).map((t) => (t instanceof Tensor ? t.op : t));
-    const order = this.plan(targetOps, fedNames);
+    const { fedNames, targetOps, order, fetched } = this.runPlan(targets, fed);
     const compiled = this.js ?? this.wasm;
     if (compiled && !this.checkNumerics) {
-      const fetched = [...new Set(targets.filter((t): t is Tensor => t instanceof Tensor && !fedNames.has(t.name)))];
       if (metadata) metadata.executedOps = [];
       const out = compiled.run(order, fed, fetched, { executed: metadata?.executedOps });
       this.warnings.afterRun(targetOps, order, out);
@@ -210,6 +209,29 @@ export class Session {
     const out = execute(order, values, this.state, { highPrecision: this.highPrecision, onOp });
     this.warnings.afterRun(targetOps, order, out);
     return out;
+  }
+
+  /**
+   * What a run with these targets and fed tensors executes, cached by its signature (the ids of
+   * the targets and of the fed tensors, in the order given) until the graph changes: adding an op
+   * bumps graph.version, and the next run plans again. Runs whose signatures differ only in order
+   * share their `order` array (the backends' and warnings' caches are keyed by it) through `plan`.
+   */
+  private runPlan(targets: readonly (Tensor | Operation)[], fed: ReadonlyMap<Tensor, NDArray>): RunPlan {
+    let key = "";
+    for (const t of targets) key += t instanceof Tensor ? `${t.op.id}:${t.index},` : `${t.id},`;
+    key += "|";
+    for (const t of fed.keys()) key += `${t.op.id}:${t.index},`;
+    const version = this.graph.version;
+    const hit = this.runPlans.get(key);
+    if (hit && hit.version === version) return hit;
+    const fedNames = new Set([...fed.keys()].map((t) => t.name));
+    const targetOps = targets.filter((t) => !(t instanceof Tensor && fedNames.has(t.name))).map((t) => (t instanceof Tensor ? t.op : t));
+    const order = this.plan(targetOps, fedNames);
+    const fetched = [...new Set(targets.filter((t): t is Tensor => t instanceof Tensor && !fedNames.has(t.name)))];
+    const plan: RunPlan = { version, fedNames, targetOps, order, fetched };
+    this.runPlans.set(key, plan);
+    return plan;
   }
 
   private plan(targets: Operation[], fed: Set<string>): Operation[] {
@@ -228,7 +250,11 @@ export class Session {
       return { kind: "leaf", target: f };
     }
     if (typeof f === "string") {
-      const target = f.includes(":") ? resolveTensorName(this.graph, f, "fetch") : this.opOrTensor(f);
+      let target = this.fetchNames.get(f);
+      if (!target) {
+        target = f.includes(":") ? resolveTensorName(this.graph, f, "fetch") : this.opOrTensor(f);
+        this.fetchNames.set(f, target);
+      }
       targets.push(target);
       return { kind: "leaf", target };
     }
@@ -285,6 +311,19 @@ export class Session {
         return Object.fromEntries(node.entries.map(([k, n]) => [k, this.rebuild(n, values)]));
     }
   }
+}
+
+/** A planned run (Session.runPlan). */
+interface RunPlan {
+  /** graph.version when planned. */
+  version: number;
+  fedNames: ReadonlySet<string>;
+  /** The ops of the targets that are not fed. */
+  targetOps: Operation[];
+  /** The ops to run, in order. */
+  order: Operation[];
+  /** The tensors to fetch (not fed), each once. */
+  fetched: Tensor[];
 }
 
 type FetchNode =

@@ -22,52 +22,77 @@ export function resolveTensorName(graph: Graph, name: string, what: string): Ten
   return graph.getTensorByName(name);
 }
 
-export function normalizeFeeds(graph: Graph, feeds: FeedDict | undefined, highPrecision = false): Map<Tensor, NDArray> {
+/**
+ * The feeds as checked NDArrays by tensor. `names` (optional) memoizes name → tensor lookups
+ * across calls on one graph: a name, once resolved, always means the same tensor (operations are
+ * never removed or renamed); unknown names are not memoized and fail each time.
+ */
+export function normalizeFeeds(graph: Graph, feeds: FeedDict | undefined, highPrecision = false, names?: Map<string, Tensor>): Map<Tensor, NDArray> {
   const out = new Map<Tensor, NDArray>();
   if (!feeds) return out;
-  const entries: [Tensor | string, FeedValue][] = feeds instanceof Map ? [...feeds.entries()] : Object.entries(feeds);
-  for (const [key, value] of entries) {
-    let tensor: Tensor;
-    if (key instanceof Tensor) tensor = key;
-    else if ((key as unknown) instanceof Operation) tensor = (key as unknown as Operation).output;
-    else tensor = resolveTensorName(graph, key, "feed key");
-    if (tensor.graph !== graph)
-      throw invalidArgument({
-        code: "foreign-feed",
-        node: tensor.name,
-        message: `feed key \`${tensor.name}\` belongs to another graph than the session's`,
-        fix: "create the session with { graph } for the graph the tensor was built in",
-      });
-    out.set(tensor, toFeedArray(tensor, value, highPrecision));
-  }
+  if (feeds instanceof Map)
+    for (const [key, value] of feeds) {
+      const tensor = feedTensor(graph, key, names);
+      out.set(tensor, toFeedArray(tensor, value, highPrecision));
+    }
+  else
+    for (const key in feeds) {
+      if (!Object.prototype.hasOwnProperty.call(feeds, key)) continue;
+      const tensor = feedTensor(graph, key, names);
+      out.set(tensor, toFeedArray(tensor, feeds[key], highPrecision));
+    }
   return out;
+}
+
+/** The tensor a feed key names, checked to belong to `graph`. */
+function feedTensor(graph: Graph, key: Tensor | string, names: Map<string, Tensor> | undefined): Tensor {
+  let tensor: Tensor;
+  if (key instanceof Tensor) tensor = key;
+  else if ((key as unknown) instanceof Operation) tensor = (key as unknown as Operation).output;
+  else {
+    const known = names?.get(key);
+    if (known) return known;
+    tensor = resolveTensorName(graph, key, "feed key");
+    names?.set(key, tensor);
+  }
+  if (tensor.graph !== graph)
+    throw invalidArgument({
+      code: "foreign-feed",
+      node: tensor.name,
+      message: `feed key \`${tensor.name}\` belongs to another graph than the session's`,
+      fix: "create the session with { graph } for the graph the tensor was built in",
+    });
+  return tensor;
+}
+
+/** The error for a value that cannot be fed for `tensor`. */
+function badFeed(tensor: Tensor, received: string, expected: string, fix: string): InvalidArgumentError {
+  return invalidArgument({
+    code: "bad-feed",
+    node: tensor.name,
+    message: `cannot feed this value for tensor \`${tensor.name}\``,
+    expected,
+    received,
+    fix,
+  });
 }
 
 /** Converts and checks one feed value against the tensor's dtype and static shape. */
 export function toFeedArray(tensor: Tensor, value: FeedValue, highPrecision = false): NDArray {
   const declared = tensor.shape;
-  const mismatch = (received: string, expected: string, fix: string) =>
-    invalidArgument({
-      code: "bad-feed",
-      node: tensor.name,
-      message: `cannot feed this value for tensor \`${tensor.name}\``,
-      expected,
-      received,
-      fix,
-    });
   let array: NDArray;
   if (value instanceof NDArray) {
     if (value.dtype !== tensor.dtype)
-      throw mismatch(`dtype ${value.dtype}`, `dtype ${tensor.dtype}`, `convert the value to ${tensor.dtype} before feeding it`);
+      throw badFeed(tensor, `dtype ${value.dtype}`, `dtype ${tensor.dtype}`, `convert the value to ${tensor.dtype} before feeding it`);
     array = value;
   } else if (ArrayBuffer.isView(value)) {
     if (value instanceof DataView || value instanceof BigInt64Array || value instanceof BigUint64Array)
-      throw mismatch(`a ${value.constructor.name}`, `${tensor.dtype} data`, `pass a ${tensor.dtype === "int32" ? "Int32Array" : tensor.dtype === "bool" ? "Uint8Array" : "Float32Array"} of numbers`);
+      throw badFeed(tensor, `a ${value.constructor.name}`, `${tensor.dtype} data`, `pass a ${tensor.dtype === "int32" ? "Int32Array" : tensor.dtype === "bool" ? "Uint8Array" : "Float32Array"} of numbers`);
     const typed = value as TypedArray;
     const kind: DType = typed instanceof Int32Array ? "int32" : typed instanceof Uint8Array ? "bool" : "float32";
     // Float64Array feeds are float32 values given at high precision (finite-difference checks).
     if (kind !== tensor.dtype)
-      throw mismatch(`a ${typed.constructor.name}`, `${tensor.dtype} data`, `pass a ${tensor.dtype === "int32" ? "Int32Array" : tensor.dtype === "bool" ? "Uint8Array" : "Float32Array"}`);
+      throw badFeed(tensor, `a ${typed.constructor.name}`, `${tensor.dtype} data`, `pass a ${tensor.dtype === "int32" ? "Int32Array" : tensor.dtype === "bool" ? "Uint8Array" : "Float32Array"}`);
     const shape = inferFeedShape(declared, typed.length, tensor);
     const store = allocate(tensor.dtype, typed.length, highPrecision);
     // A bool is 0 or 1: a Uint8Array may hold other bytes, which mean true.
@@ -77,17 +102,17 @@ export function toFeedArray(tensor: Tensor, value: FeedValue, highPrecision = fa
   } else {
     const { shape, values, isBool } = flattenFeed(value, tensor);
     if (isBool !== (tensor.dtype === "bool") && values.length > 0)
-      throw mismatch(isBool ? "booleans" : "numbers", tensor.dtype, tensor.dtype === "bool" ? "feed true/false" : "feed numbers");
+      throw badFeed(tensor, isBool ? "booleans" : "numbers", tensor.dtype, tensor.dtype === "bool" ? "feed true/false" : "feed numbers");
     if (tensor.dtype === "int32" && values.some((v) => !Number.isInteger(v)))
-      throw mismatch("non-integer numbers", "int32", "round the values or feed a float32 tensor");
+      throw badFeed(tensor, "non-integer numbers", "int32", "round the values or feed a float32 tensor");
     const outside = tensor.dtype === "int32" ? values.find((v) => v < -2147483648 || v > 2147483647) : undefined;
-    if (outside !== undefined) throw mismatch(`${outside}, outside int32's range`, "int32 values in [-2147483648, 2147483647]", "feed values that fit in int32, or a float32 tensor");
+    if (outside !== undefined) throw badFeed(tensor, `${outside}, outside int32's range`, "int32 values in [-2147483648, 2147483647]", "feed values that fit in int32, or a float32 tensor");
     const store = allocate(tensor.dtype, values.length, highPrecision);
     for (let i = 0; i < values.length; i++) store[i] = coerce(tensor.dtype, values[i]);
     array = new NDArray(tensor.dtype, shape, store);
   }
   if (!isCompatible(array.shape, declared))
-    throw mismatch(`shape ${formatShape(array.shape)}`, `shape ${formatShape(declared)}`, `feed a value of shape ${formatShape(declared)}`);
+    throw badFeed(tensor, `shape ${formatShape(array.shape)}`, `shape ${formatShape(declared)}`, `feed a value of shape ${formatShape(declared)}`);
   return array;
 }
 
@@ -105,20 +130,22 @@ function inferFeedShape(declared: MaybeShape, length: number, tensor: Tensor): n
   if (declared === null) return [length];
   const unknown = declared.filter((d) => d === null).length;
   const known = sizeOf(declared.filter((d): d is number => d !== null));
-  const fail = () =>
-    invalidArgument({
-      code: "bad-feed",
-      node: tensor.name,
-      message: `a flat array of ${length} elements does not fit tensor \`${tensor.name}\``,
-      expected: `shape ${formatShape(declared)}`,
-      received: `${length} elements`,
-      fix: "feed an NDArray with an explicit shape, or data whose length fits the declared shape",
-    });
-  if (unknown > 1) throw fail();
+  if (unknown > 1) throw flatMismatch(declared, length, tensor);
   if (unknown === 0) {
-    if (known !== length) throw fail();
+    if (known !== length) throw flatMismatch(declared, length, tensor);
     return declared as number[];
   }
-  if (known === 0 || length % known !== 0) throw fail();
+  if (known === 0 || length % known !== 0) throw flatMismatch(declared, length, tensor);
   return declared.map((d) => (d === null ? length / known : d));
+}
+
+function flatMismatch(declared: MaybeShape, length: number, tensor: Tensor): InvalidArgumentError {
+  return invalidArgument({
+    code: "bad-feed",
+    node: tensor.name,
+    message: `a flat array of ${length} elements does not fit tensor \`${tensor.name}\``,
+    expected: `shape ${formatShape(declared)}`,
+    received: `${length} elements`,
+    fix: "feed an NDArray with an explicit shape, or data whose length fits the declared shape",
+  });
 }

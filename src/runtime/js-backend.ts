@@ -56,7 +56,9 @@ export class JsBackend {
     }
     this.last = entry;
     this.lastFallback = null;
-    const feeds = entry.feedOrder.map((name) => [...fed].find(([t]) => t.name === name)![1].data);
+    const byName = new Map<string, NDArray>();
+    for (const [t, v] of fed) byName.set(t.name, v);
+    const feeds = entry.feedOrder.map((name) => byName.get(name)!.data);
     let results: (NDArray | typeof DEAD)[];
     try {
       results = entry.run(feeds);

@@ -85,13 +85,14 @@ export class RunWarnings {
   /** Whether statistic `op` ran over one value per channel and the batch norm used it (training mode). */
   private normalizedOne(op: Operation, order: readonly Operation[], values: ReadonlyMap<string, Value>): boolean {
     const input = values.get(op.inputs[0].name);
-    if (input === undefined || input === DEAD || !isLive(values, op.outputs[0])) return false;
+    if (input === undefined || input === DEAD) return false;
     let axes: ArrayLike<number> | undefined;
     if (op.inputs[1]) {
       const a = values.get(op.inputs[1].name);
       axes = a && a !== DEAD ? a.data : undefined;
     }
-    if (statisticCount(op, input.shape, axes) !== 1) return false;
+    // The count first: it is cheap, and rarely 1 (then liveness does not matter).
+    if (statisticCount(op, input.shape, axes) !== 1 || !isLive(values, op.outputs[0])) return false;
     // A fused batch norm in training mode uses its batch statistics; the moments of the
     // non-fused forms are computed outside the training cond, so follow them to a live use.
     return op.type !== "Mean" || usedLive(op.outputs[0], new Set(order), values);

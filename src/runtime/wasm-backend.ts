@@ -58,6 +58,10 @@ export class WasmBackend {
   /** Why the last run went to the interpreter, if it did. */
   lastFallback: string | null = null;
   private copies: Map<string, NDArray> | null = null;
+  /** The fetch part of the cache key, by fetch list (a session passes the same list for the same run). */
+  private readonly fetchKeys = new WeakMap<readonly Tensor[], string>();
+  /** Each program's variables and the shapes it was planned for. */
+  private readonly plannedShapes = new WeakMap<Loaded, { names: string[]; shapes: (readonly number[] | undefined)[] }>();
 
   /** Runs before the code generator is loaded, with `untilLoaded: "js"`. */
   private js: JsBackend | null = null;
@@ -84,7 +88,14 @@ export class WasmBackend {
       this.lastFallback = "js: the WebAssembly code generator is not loaded yet";
       return (this.js ??= new JsBackend(this.state)).run(order, fed, fetches, options);
     }
-    const entry = this.entryFor(order, fed, fetches);
+    // The fed tensors' names, once (Tensor.name builds a string).
+    const fedNames: string[] = [];
+    const fedValues: NDArray[] = [];
+    for (const [t, v] of fed) {
+      fedNames.push(t.name);
+      fedValues.push(v);
+    }
+    const entry = this.entryFor(order, fed, fetches, fedNames, fedValues);
     if ("interpreter" in entry) {
       this.last = null;
       this.lastFallback = entry.reason;
@@ -96,11 +107,16 @@ export class WasmBackend {
     }
     this.last = entry;
     this.lastFallback = null;
-    const byName = new Map([...fed].map(([t, v]) => [t.name, v.data]));
-    const results = entry.run(entry.analysis.feeds.map((name) => byName.get(name)!));
+    const wanted = entry.analysis.feeds;
+    const args: TypedArray[] = new Array(wanted.length);
+    for (let i = 0; i < wanted.length; i++) {
+      const k = fedNames.indexOf(wanted[i]);
+      args[i] = k >= 0 ? fedValues[k].data : (undefined as unknown as TypedArray);
+    }
+    const results = entry.run(args);
     const values = new WasmValues(entry);
-    for (const [t, v] of fed) values.set(t.name, v);
-    entry.fetches.forEach((t, i) => values.set(t.name, results[i]));
+    for (let i = 0; i < fedNames.length; i++) values.set(fedNames[i], fedValues[i]);
+    for (let i = 0; i < entry.fetches.length; i++) values.set(entry.fetches[i].name, results[i]);
     if (options.executed)
       for (const op of order) {
         if (op.type === "Switch" || op.type === "Merge") continue;
@@ -132,15 +148,21 @@ export class WasmBackend {
     for (const [name, v] of this.state.variables) if (this.mine.has(v)) this.state.variables.set(name, new NDArray(v.dtype, [...v.shape], v.data.slice()));
   }
 
-  private entryFor(order: readonly Operation[], fed: Map<Tensor, NDArray>, fetches: Tensor[]): Entry {
+  private entryFor(order: readonly Operation[], fed: Map<Tensor, NDArray>, fetches: Tensor[], fedNames: readonly string[], fedValues: readonly NDArray[]): Entry {
     let byShape = this.cache.get(order);
     if (!byShape) {
       byShape = new Map();
       this.cache.set(order, byShape);
     }
-    let key = `${fetches.map((t) => t.name).join(",")}|${[...fed].map(([t, v]) => `${t.name}:${v.shape.join("x")}`).join(",")}`;
+    let fetchKey = this.fetchKeys.get(fetches);
+    if (fetchKey === undefined) {
+      fetchKey = fetches.map((t) => t.name).join(",");
+      this.fetchKeys.set(fetches, fetchKey);
+    }
+    let key = `${fetchKey}|`;
+    for (let i = 0; i < fedNames.length; i++) key += `${i ? "," : ""}${fedNames[i]}:${fedValues[i].shape.join("x")}`;
     let entry = byShape.get(key);
-    if (entry && !("interpreter" in entry) && !this.variablesMatch(entry.analysis)) {
+    if (entry && !("interpreter" in entry) && !this.variablesMatch(entry)) {
       key += `|${entry.analysis.variables.map((v) => this.state.variables.get(v.name)?.shape.join("x") ?? "?").join(",")}`;
       entry = byShape.get(key);
     }
@@ -151,12 +173,23 @@ export class WasmBackend {
     return entry;
   }
 
-  private variablesMatch(a: Analysis): boolean {
-    return a.variables.every((v) => {
-      const current = this.state.variables.get(v.name);
-      const planned = a.specs.get(v.outputs[0].name)?.shape;
-      return !current || (!!planned && planned.length === current.shape.length && planned.every((d, i) => d === current.shape[i]));
-    });
+  /** Whether every variable the state holds has the shape `entry` was planned for. */
+  private variablesMatch(entry: Loaded): boolean {
+    let planned = this.plannedShapes.get(entry);
+    if (!planned) {
+      const a = entry.analysis;
+      planned = { names: a.variables.map((v) => v.name), shapes: a.variables.map((v) => a.specs.get(v.outputs[0].name)?.shape) };
+      this.plannedShapes.set(entry, planned);
+    }
+    const { names, shapes } = planned;
+    for (let k = 0; k < names.length; k++) {
+      const current = this.state.variables.get(names[k]);
+      if (!current) continue;
+      const shape = shapes[k];
+      if (!shape || shape.length !== current.shape.length) return false;
+      for (let i = 0; i < shape.length; i++) if (shape[i] !== current.shape[i]) return false;
+    }
+    return true;
   }
 
   private compile(order: readonly Operation[], fed: Map<Tensor, NDArray>, fetches: Tensor[]): Entry {
@@ -236,16 +269,30 @@ class WasmValues extends Map<string, Value> {
     const own = super.get(name);
     if (own !== undefined) return own;
     const a = this.entry.analysis;
-    const spec = a.specs.get(name);
-    if (!spec) return undefined;
-    if (!(a.tensorLive.get(name) ?? []).every((f) => this.entry.flags[f] === 1)) return DEAD;
-    const standIn = Object.create(NDArray.prototype) as { dtype: string; shape: number[]; data: unknown };
-    standIn.dtype = spec.dtype;
-    standIn.shape = [...spec.shape];
-    standIn.data = spec.value?.data ?? new Float32Array(0);
-    return standIn as unknown as NDArray;
+    let standIns = STAND_INS.get(this.entry);
+    if (!standIns) STAND_INS.set(this.entry, (standIns = new Map()));
+    let standIn = standIns.get(name);
+    if (standIn === undefined) {
+      const spec = a.specs.get(name);
+      if (!spec) return undefined;
+      const made = Object.create(NDArray.prototype) as { dtype: string; shape: number[]; data: unknown };
+      made.dtype = spec.dtype;
+      made.shape = [...spec.shape];
+      made.data = spec.value?.data ?? new Float32Array(0);
+      standIn = made as unknown as NDArray;
+      standIns.set(name, standIn);
+    }
+    const live = a.tensorLive.get(name);
+    if (live) for (const f of live) if (this.entry.flags[f] !== 1) return DEAD;
+    return standIn;
   }
   override has(name: string): boolean {
     return this.get(name) !== undefined;
   }
 }
+
+/**
+ * The stand-ins of each program's tensors, made once (their shapes and constant data are fixed
+ * for a program; readers do not modify them).
+ */
+const STAND_INS = new WeakMap<Loaded, Map<string, NDArray>>();
