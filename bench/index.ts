@@ -6,11 +6,13 @@
  *   (2) bench/conv-inference.ts  a 6-block conv + batch norm + relu net, unfolded and folded;
  *                                its largest conv layer in GFLOP/s
  *   (3) bench/compile-time.ts    building, planning and compiling 1k / 10k / 100k-node graphs
+ *   (4) bench/conv-train.ts      (2)'s conv net with batch norm in training mode, global average
+ *                                pooling, dense 10 and sparse cross-entropy: one SGD step, batch 8
  *
  *   npm run bench                           (about 3 minutes on 2 cores)
  *   FOLDFLOW_BENCH_QUICK=1 npm run bench    (fewer, shorter rounds; no 100k graph; about 1.5 minutes)
  *   FOLDFLOW_BENCH_ROUNDS=9 npm run bench   (rounds of (1) and (2))
- *   FOLDFLOW_BENCH_ONLY=conv npm run bench  (only the sections named: mnist, conv, compile; comma-separated)
+ *   FOLDFLOW_BENCH_ONLY=conv npm run bench  (only the sections named: mnist, conv, compile, convtrain; comma-separated)
  *
  * Every implementation runs on one thread (foldflow's wasm sessions are opened with
  * intraOpParallelism: 1, onnxruntime with one intra-op thread), except in the section that
@@ -22,6 +24,7 @@
 import os from "node:os";
 import { COMPILE_SIZES, compileCases, compileRounds } from "./compile-time";
 import { CONV_BENCH, convInferenceCases, LAYER_BENCH, THREADS_BENCH } from "./conv-inference";
+import { CONV_TRAIN_BENCH, convTrainingCases } from "./conv-train";
 import { loadText, markdownTable, measure, QUICK, single, type Measurement } from "./harness";
 import { MNIST_BENCH, mnistTrainingCases } from "./mnist-train";
 import { ort, tfjsDescription } from "./peers";
@@ -31,7 +34,7 @@ const ROUNDS = Number(process.env.FOLDFLOW_BENCH_ROUNDS ?? (QUICK ? 3 : 7));
 /** The conv net's rounds take seconds each on the js backends and tfjs-cpu: fewer of them. */
 const CONV_ROUNDS = QUICK ? 2 : Math.max(3, Math.ceil(ROUNDS * 0.7));
 const log = (line: string) => process.stderr.write(`${line}\n`);
-const SECTIONS = ["mnist", "conv", "compile"] as const;
+const SECTIONS = ["mnist", "conv", "compile", "convtrain"] as const;
 const ONLY = (process.env.FOLDFLOW_BENCH_ONLY ?? SECTIONS.join(",")).split(",").map((s) => s.trim());
 for (const name of ONLY) if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`FOLDFLOW_BENCH_ONLY: no section \`${name}\` (sections: ${SECTIONS.join(", ")})`);
 const run = (section: (typeof SECTIONS)[number]) => ONLY.includes(section);
@@ -44,7 +47,7 @@ async function main(): Promise<void> {
     `date: ${new Date().toISOString()}`,
     `machine: ${cpus[0]?.model ?? "unknown CPU"}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; node ${process.version}; ${os.platform()} ${os.arch()}`,
     `peers: ${await tfjsDescription()}; onnxruntime-node ${ort.env.versions.node ?? ort.env.versions.common ?? ""} (CPU, 1 intra-op thread; 2 in the 2-thread section); foldflow wasm: intraOpParallelism 1 (2 in that section)`,
-    `mode: ${QUICK ? "quick (FOLDFLOW_BENCH_QUICK=1)" : "full"}${ONLY.length < SECTIONS.length ? ` (sections: ${ONLY.join(", ")})` : ""}; ${ROUNDS} rounds for (1) and the largest conv layer, ${CONV_ROUNDS} for the conv net, ` +
+    `mode: ${QUICK ? "quick (FOLDFLOW_BENCH_QUICK=1)" : "full"}${ONLY.length < SECTIONS.length ? ` (sections: ${ONLY.join(", ")})` : ""}; ${ROUNDS} rounds for (1) and the largest conv layer, ${CONV_ROUNDS} for the conv net and its training step, ` +
       `${COMPILE_SIZES.map((n) => `${compileRounds(n)} for ${n / 1000}k nodes`).join(", ")}; each round tinybench's median of its samples, the figure the median of the rounds`,
   ];
   for (const line of header) log(line);
@@ -87,6 +90,16 @@ async function main(): Promise<void> {
     const [build, plan, compiled] = measured;
     const total = build.ms + plan.ms + compiled.ms;
     rows.push(...measured.slice(0, 3), { ...single(build.bench, "build + plan + compile", [total]), note: `${perNode(total)}; ${nodes} nodes` }, measured[3]);
+  }
+
+  if (run("convtrain")) {
+    log(`(4) setting up: ${CONV_TRAIN_BENCH}`);
+    const train = await convTrainingCases(log);
+    sanity.push(train.sanity);
+    log(train.sanity);
+    const trainRows = [...(await measure(train.cases, CONV_ROUNDS, log)), ...train.missing];
+    const trainOrder = ["foldflow js", "foldflow wasm", "tfjs-cpu", "tfjs-wasm"];
+    rows.push(...trainRows.sort((a, b) => trainOrder.indexOf(a.impl) - trainOrder.indexOf(b.impl)));
   }
 
   const loadAfter = loadText();

@@ -11,9 +11,9 @@
  *   order "tile":  for each tile of mr pixels, for each panel   (the filter fits in cache)
  *   order "panel": for each panel, for each tile of mr pixels   (a large filter streams once)
  *
- * A 3×3 stride-1 conv with a constant filter may instead run as Winograd F(m×m, 3×3)
- * (winograd.ts, `winograd` set and the filter packed by packWinogradFilter): planConvFilter
- * picks the algorithm by convCosts.
+ * A 3×3 stride-1 conv may instead run as Winograd F(m×m, 3×3) (winograd.ts, `winograd` set;
+ * a constant filter packed by packWinogradFilter, any other transformed by the kernel each
+ * run): planConvFilter picks the algorithm by convCosts.
  */
 import type { Geometry } from "../../ir/ops/pool";
 import type { Expr } from "./binaryen";
@@ -42,7 +42,10 @@ export interface ConvKernel {
   epilogue?: readonly EpilogueStep[];
   tile?: Omit<TileOptions, "unroll">;
   order?: "tile" | "panel";
-  /** Winograd F(m×m, 3×3) (winograd.ts): `w` is then the filter packed by packWinogradFilter. */
+  /**
+   * Winograd F(m×m, 3×3) (winograd.ts): `w` is then the filter packed by packWinogradFilter
+   * when `wPacked`, else the plain filter [3, 3, in, out] (transformed by the kernel).
+   */
   winograd?: WinogradOptions;
 }
 
@@ -69,11 +72,24 @@ export interface ConvFilterPlan {
  */
 const TRANSFORM_COST = 4;
 
-/** Estimated multiply-adds of each algorithm for a conv of geometry `g`; Winograd only where it applies. */
-export function convCosts(g: Geometry, inC: number, outC: number): { direct: number; winograd2?: number; winograd4?: number } {
-  const direct = g.batch * g.outH * g.outW * g.kH * g.kW * inC * outC;
+/**
+ * The cost of transforming a filter that is not a constant at run time (winograd-filter.ts), in
+ * multiply-adds per α² position and (in, out) pair: nine loads, G on both sides and α² stores
+ * per four pairs. The direct kernel packs such a filter too: one copy per tap and pair.
+ */
+const FILTER_TRANSFORM_COST = 2;
+const FILTER_PACK_COST = 1;
+
+/**
+ * Estimated multiply-adds of each algorithm for a conv of geometry `g`; Winograd only where it
+ * applies. A "variable" filter adds its run-time packing (direct) or transform (Winograd).
+ */
+export function convCosts(g: Geometry, inC: number, outC: number, filter: "constant" | "variable" = "constant"): { direct: number; winograd2?: number; winograd4?: number } {
+  const runtime = filter === "variable";
+  const direct = g.batch * g.outH * g.outW * g.kH * g.kW * inC * outC + (runtime ? FILTER_PACK_COST * g.kH * g.kW * inC * outC : 0);
   if (!winogradApplies({ geometry: g })) return { direct };
-  const cost = (m: number) => g.batch * Math.ceil(g.outH / m) * Math.ceil(g.outW / m) * (m + 2) ** 2 * (inC * outC + TRANSFORM_COST * (inC + outC));
+  const cost = (m: number) =>
+    g.batch * Math.ceil(g.outH / m) * Math.ceil(g.outW / m) * (m + 2) ** 2 * (inC * outC + TRANSFORM_COST * (inC + outC)) + (runtime ? FILTER_TRANSFORM_COST * (m + 2) ** 2 * inC * outC : 0);
   return { direct, winograd2: cost(2), winograd4: cost(4) };
 }
 
@@ -85,9 +101,13 @@ export function convCosts(g: Geometry, inC: number, outC: number): { direct: num
  */
 export const DEFAULT_WINOGRAD_TILES: readonly WinogradM[] = [2];
 
-/** The cheapest algorithm for a constant filter [kH, kW, in, out] (convCosts), with its packing. */
-export function planConvFilter(g: Geometry, inC: number, outC: number, tiles: readonly WinogradM[] = DEFAULT_WINOGRAD_TILES): ConvFilterPlan {
-  const costs = convCosts(g, inC, outC);
+/**
+ * The cheapest algorithm for a filter [kH, kW, in, out] (convCosts), with its packing for a
+ * constant one ("variable": the kernel packs or transforms the filter itself each run, and
+ * `pack` is unused).
+ */
+export function planConvFilter(g: Geometry, inC: number, outC: number, tiles: readonly WinogradM[] = DEFAULT_WINOGRAD_TILES, filter: "constant" | "variable" = "constant"): ConvFilterPlan {
+  const costs = convCosts(g, inC, outC, filter);
   let best: { m?: WinogradM; cost: number } = { cost: costs.direct };
   for (const m of tiles) {
     const cost = costs[`winograd${m}`];

@@ -7,7 +7,9 @@
  *   1. input transform   U[ξ][t][c] = (Bᵀ d_t B)[ξ] for every tile t of the block, four
  *                        channels per v128 (α² loads at immediates, adds, α² stores)
  *   2. α² GEMMs          M[ξ] (T × out) = U[ξ] (T × in) · V[ξ] (in × out), V the filter
- *                        transformed and packed at compile time (packWinogradFilter); the
+ *                        transformed and packed at compile time (packWinogradFilter) when it
+ *                        is a constant, else by the kernel before its first block
+ *                        (winograd-filter.ts: a variable's filter in training); the
  *                        register-blocked micro-kernel of micro-kernel.ts, rows = tiles
  *   3. output transform  Y_t = Aᵀ M_t A, then the fused epilogue, stored where inside the output
  *
@@ -23,6 +25,7 @@ import type { FunctionBuilder } from "./function-builder";
 import { tileOf } from "./gemm";
 import { Accumulators, accumulate, storeTile } from "./micro-kernel";
 import { emitPadCopy, paddedBytes, paddedExtent } from "./window";
+import { emitFilterTransform } from "./winograd-filter";
 import { sandwich, winogradMatrices, winogradPositionFloats, type WinogradM } from "./winograd-transform";
 
 export interface WinogradOptions {
@@ -70,6 +73,8 @@ interface Layout {
   padBytes: number;
   uBytes: number;
   mBytes: number;
+  /** Bytes of the filter transformed at run time (0 for a constant filter, packed at compile time). */
+  filterBytes: number;
 }
 
 function layout(c: ConvKernel, w: WinogradOptions): Layout {
@@ -95,12 +100,13 @@ function layout(c: ConvKernel, w: WinogradOptions): Layout {
     padBytes: align16(paddedBytes(padGeometry, c.inC)),
     uBytes: alpha * alpha * uStride,
     mBytes: alpha * alpha * mStride,
+    filterBytes: c.wPacked ? 0 : 4 * winogradFilterFloats(c.inC, c.outC, w.m, tileOf(c.tile, c.op).nr),
   };
 }
 
 export function winogradScratchBytes(c: ConvKernel, w: WinogradOptions): number {
   const l = layout(c, w);
-  return l.padBytes + l.uBytes + l.mBytes;
+  return l.padBytes + l.uBytes + l.mBytes + l.filterBytes;
 }
 
 /** Floats of the transformed, packed filter the kernel reads (packWinogradFilter). */
@@ -111,8 +117,8 @@ export function winogradFilterFloats(inC: number, outC: number, m: WinogradM, nr
 
 export function emitWinograd(fb: FunctionBuilder, c: ConvKernel, w: WinogradOptions): Expr[] {
   const g = c.geometry;
-  if (!winogradApplies(c) || !c.wPacked)
-    throw new InternalError({ code: "wasm-winograd", node: c.op, message: "Winograd F(m×m, 3×3) needs a 3×3, stride-1, undilated conv with a transformed constant filter", received: JSON.stringify({ kH: g.kH, kW: g.kW, sH: g.sH, sW: g.sW, dH: g.dH, dW: g.dW }) });
+  if (!winogradApplies(c))
+    throw new InternalError({ code: "wasm-winograd", node: c.op, message: "Winograd F(m×m, 3×3) needs a 3×3, stride-1, undilated conv", received: JSON.stringify({ kH: g.kH, kW: g.kW, sH: g.sH, sW: g.sW, dH: g.dH, dW: g.dW }) });
   checkEpilogue(c.epilogue ?? [], c.op);
   const code: Expr[] = [];
   const M = g.batch * g.outH * g.outW;
@@ -132,6 +138,9 @@ export function emitWinograd(fb: FunctionBuilder, c: ConvKernel, w: WinogradOpti
   const U = c.scratch! + L.padBytes;
   const Mo = U + L.uBytes;
   const positionBytes = winogradPositionFloats(inC, outC, NR) * 4;
+  // A filter that is not a constant ([3, 3, in, out] at c.w): transformed and packed here, each step.
+  const filter = c.wPacked ? c.w : Mo + L.mBytes;
+  if (!c.wPacked) code.push(...emitFilterTransform(fb, { w: c.w, inC, outC, m: w.m, nr: NR, positionBytes, dst: filter }));
 
   const [tr, n, th, p, q, p2, q2, col, elem] = Array.from({ length: 9 }, () => fb.i32Local());
   const xs = Array.from({ length: A2 }, () => fb.v128Local());
@@ -204,7 +213,7 @@ export function emitWinograd(fb: FunctionBuilder, c: ConvKernel, w: WinogradOpti
       ...fb.bump(xb, positionBytes),
       ...fb.bump(xc, mStride),
     ];
-    return [fb.set(xa, fb.i32(U)), fb.set(xb, fb.i32(c.w)), fb.set(xc, fb.i32(Mo)), fb.repeat(A2, position)];
+    return [fb.set(xa, fb.i32(U)), fb.set(xb, fb.i32(filter)), fb.set(xc, fb.i32(Mo)), fb.repeat(A2, position)];
   };
 
   // ---- 3. output transform + epilogue of `rows` tile rows from tile row `tr` ----

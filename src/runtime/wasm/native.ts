@@ -95,13 +95,14 @@ export function producerKernel(L: Lowering, op: Operation, epilogue: readonly Ep
       make: (at) => ({ kind: "depthwise", op: op.name, geometry, channels: inC, multiplier: depth, x: at(xKey), w: at(wKey), y: at(outKey), epilogue: resolveEpilogue(epilogue, at) }),
     };
   }
-  const plan = c === undefined ? undefined : L.W.planConvFilter(geometry, inC, outC);
-  const wKey = c === undefined || !plan ? L.regionOf(w).key : L.packed(`pf:${c}:${plan.key}`, () => plan.pack(L.a.consts[c].data)).key;
+  // A filter that is not a constant (a variable in training) is packed, or Winograd-transformed, by the kernel.
+  const plan = L.W.planConvFilter(geometry, inC, outC, undefined, c === undefined ? "variable" : "constant");
+  const wKey = c === undefined ? L.regionOf(w).key : L.packed(`pf:${c}:${plan.key}`, () => plan.pack(L.a.consts[c].data)).key;
   return {
     ...base,
     reads: [xKey, wKey, ...epilogueKeys(epilogue)],
     make: (at) => ({
-      kind: "conv2d", op: op.name, geometry, inC, outC, x: at(xKey), w: at(wKey), y: at(outKey), wPacked: c !== undefined, winograd: plan?.winograd, epilogue: resolveEpilogue(epilogue, at),
+      kind: "conv2d", op: op.name, geometry, inC, outC, x: at(xKey), w: at(wKey), y: at(outKey), wPacked: c !== undefined, winograd: plan.winograd, epilogue: resolveEpilogue(epilogue, at),
     }),
   };
 }
