@@ -19,6 +19,7 @@ import * as tf from "foldflow";
 import { openSession, reason } from "./foldflow";
 import { type Case, type Measurement, single, unavailable } from "./harness";
 import { relativeDifference, tfc, uniform, useTfjs, type TfjsBackend } from "./peers";
+import { tfjsTrainerOf, tfjsVariables, type StepResult, type Trainer } from "./trainer";
 
 export const CONV_TRAIN_BENCH = "(4) conv net training step, batch 8, 32×32×3";
 const CHANNELS = [3, 16, 16, 32, 32, 64, 64];
@@ -37,18 +38,6 @@ export const CONV_TRAIN_FLOPS = CHANNELS.slice(1).reduce((sum, cout, i) => sum +
 interface Batch {
   x: Float32Array;
   y: Int32Array;
-}
-
-interface StepResult {
-  loss: number;
-  variables: Map<string, Float32Array>;
-}
-
-interface Trainer {
-  impl: string;
-  step(): number;
-  checkSteps(): StepResult;
-  before?: () => Promise<void>;
 }
 
 interface Model {
@@ -104,19 +93,7 @@ async function foldflowTrainer(backend: "js" | "wasm", initial: ReadonlyMap<stri
 }
 
 function tfjsTrainer(backend: TfjsBackend, initial: ReadonlyMap<string, tf.NDArray>, batch: Batch): Trainer {
-  const names = [...initial.keys()];
-  const vars = new Map(
-    names.map((name) => {
-      const v = initial.get(name)!;
-      return [name, tfc.variable(tfc.tensor(Float32Array.from(v.data), v.shape), !/moving_/.test(name), `conv-train/${backend}/${name}`)];
-    }),
-  );
-  const v = (name: string) => {
-    const variable = vars.get(name);
-    if (!variable) throw new Error(`no variable ${name} (have ${names.join(", ")})`);
-    return variable;
-  };
-  const trainable = names.filter((n) => !/moving_/.test(n)).map(v);
+  const { vars, v, trainable } = tfjsVariables(initial, `conv-train/${backend}`);
   const optimizer = tfc.train.sgd(LEARNING_RATE);
   const count = SHAPE[0] * SHAPE[1] * SHAPE[2];
   const bessel = count / (count - 1);
@@ -152,17 +129,7 @@ function tfjsTrainer(backend: TfjsBackend, initial: ReadonlyMap<string, tf.NDArr
     loss.dispose();
     return out;
   };
-  return {
-    impl: `tfjs-${backend}`,
-    step,
-    checkSteps: () => {
-      for (const [name, variable] of vars) variable.assign(tfc.tensor(Float32Array.from(initial.get(name)!.data), initial.get(name)!.shape));
-      let loss = NaN;
-      for (let i = 0; i < CHECK_STEPS; i++) loss = step();
-      return { loss, variables: new Map([...vars].map(([name, variable]) => [name, Float32Array.from(variable.dataSync())])) };
-    },
-    before: () => useTfjs(backend),
-  };
+  return tfjsTrainerOf(backend, initial, vars, step, CHECK_STEPS);
 }
 
 /**

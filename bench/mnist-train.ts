@@ -14,6 +14,7 @@ import { loadMnist } from "../examples/mnist-data";
 import { FOLDFLOW_BACKENDS, openSession, reason } from "./foldflow";
 import { type Case, type Measurement, unavailable } from "./harness";
 import { relativeDifference, tfc, useTfjs, type TfjsBackend } from "./peers";
+import { tfjsTrainerOf, tfjsVariables, type StepResult, type Trainer } from "./trainer";
 
 export const MNIST_BENCH = "(1) MNIST training step, batch 100";
 const BATCH = 100;
@@ -26,20 +27,6 @@ const CHECK_STEPS = 3;
 interface Batch {
   x: Float32Array;
   y: Float32Array;
-}
-
-/** What the sanity steps leave behind: the loss and every variable, by foldflow's variable name. */
-interface StepResult {
-  loss: number;
-  variables: Map<string, Float32Array>;
-}
-
-interface Trainer {
-  impl: string;
-  step(): number;
-  /** CHECK_STEPS steps from the initial values (for the sanity check): the last loss and the variables. */
-  checkSteps(): StepResult;
-  before?: () => Promise<void>;
 }
 
 async function foldflowTrainer(backend: (typeof FOLDFLOW_BACKENDS)[number], initial: ReadonlyMap<string, tf.NDArray>, batch: Batch): Promise<Trainer | string> {
@@ -79,15 +66,7 @@ const LAYERS = ["layer1", "layer2"];
 
 /** The same model in tfjs, its variables made on `backend` from foldflow's initial values. */
 function tfjsTrainer(backend: TfjsBackend, initial: ReadonlyMap<string, tf.NDArray>, batch: Batch): Trainer {
-  const make = (name: string) => {
-    const v = initial.get(name);
-    if (!v) throw new Error(`no initial value for ${name}`);
-    return tfc.variable(tfc.tensor(Float32Array.from(v.data), v.shape), !/moving_/.test(name), `${backend}/${name}`);
-  };
-  const names = [...initial.keys()];
-  const vars = new Map(names.map((n) => [n, make(n)]));
-  const v = (name: string) => vars.get(name)!;
-  const trainable = names.filter((n) => !/moving_/.test(n)).map(v);
+  const { vars, v, trainable } = tfjsVariables(initial, backend);
   const optimizer = tfc.train.sgd(LEARNING_RATE);
 
   const step = (): number => {
@@ -122,17 +101,7 @@ function tfjsTrainer(backend: TfjsBackend, initial: ReadonlyMap<string, tf.NDArr
     loss.dispose();
     return out;
   };
-  return {
-    impl: `tfjs-${backend}`,
-    step,
-    checkSteps: () => {
-      for (const [name, variable] of vars) variable.assign(tfc.tensor(Float32Array.from(initial.get(name)!.data), initial.get(name)!.shape));
-      let loss = NaN;
-      for (let i = 0; i < CHECK_STEPS; i++) loss = step();
-      return { loss, variables: new Map([...vars].map(([name, variable]) => [name, Float32Array.from(variable.dataSync())])) };
-    },
-    before: () => useTfjs(backend),
-  };
+  return tfjsTrainerOf(backend, initial, vars, step, CHECK_STEPS);
 }
 
 /** The sanity line: every implementation's last loss and variables after CHECK_STEPS steps, against the interpreter's. */
