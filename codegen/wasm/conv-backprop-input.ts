@@ -6,7 +6,10 @@
  *     flipped in both spatial axes and its channel axes swapped — w'[kh', kw', co, ci] =
  *     w[kH−1−kh', kW−1−kw', ci, co] — and padding (kH−1)·dH − padTop before (after: as much as
  *     the last window needs). The kernel writes w' into its scratch on every call (the filter is
- *     a variable while training), and conv.ts packs it.
+ *     a variable while training), and conv.ts packs it — or, for a 3×3 undilated filter where
+ *     the kernel carries `winograd` (chosen by planConvFilter on the transposed conv with a
+ *     "variable" filter), winograd.ts runs that conv and transforms w' at run time
+ *     (winograd-filter.ts reads it from the scratch the flip wrote).
  *   stride > 1: the GEMM cols = dy[M × co] · wᵀ (gemm.ts, M = n·outH·outW, K = kh·kw·ci rows of
  *     the filter as B transposed), then col2im: every column block is added into its window of a
  *     zero-padded dx (no bounds checks), whose interior is then copied out.
@@ -17,6 +20,7 @@ import { convScratchBytes, emitConv, type ConvKernel } from "./conv";
 import type { FunctionBuilder } from "./function-builder";
 import { emitGemm, gemmScratchBytes, type GemmKernel } from "./gemm";
 import { paddedBytes, paddedExtent } from "./window";
+import type { WinogradOptions } from "./winograd";
 
 export interface ConvBackpropInputKernel {
   kind: "conv2d-backprop-input";
@@ -31,6 +35,8 @@ export interface ConvBackpropInputKernel {
   dy: number;
   dx: number;
   scratch?: number;
+  /** Stride 1, 3×3, undilated: the transposed conv as Winograd (its filter transformed at run time). */
+  winograd?: WinogradOptions;
 }
 
 const align16 = (x: number) => Math.ceil(x / 16) * 16;
@@ -42,7 +48,7 @@ function transposedConv(k: ConvBackpropInputKernel, flipped: number, scratch: nu
     batch: g.batch, inH: g.outH, inW: g.outW, outH: g.inH, outW: g.inW, kH: g.kH, kW: g.kW, sH: 1, sW: 1, dH: g.dH, dW: g.dW,
     padTop: (g.kH - 1) * g.dH - g.padTop, padLeft: (g.kW - 1) * g.dW - g.padLeft, x: g.y, y: g.x,
   };
-  return { kind: "conv2d", op: k.op, geometry, inC: k.outC, outC: k.inC, x: k.dy, w: flipped, y: k.dx, scratch };
+  return { kind: "conv2d", op: k.op, geometry, inC: k.outC, outC: k.inC, x: k.dy, w: flipped, y: k.dx, scratch, winograd: k.winograd };
 }
 
 /** The stride > 1 form's GEMM (cols at `cols`, its packing scratch after). */

@@ -57,9 +57,13 @@ function convBackprop(L: Lowering, op: Operation): NativeKernel | null {
   if (!same(dys, [xs[0], geometry.outH, geometry.outW, outC])) return null;
   const [aKey, dyKey, outKey] = [L.regionOf(operand).key, L.regionOf(dy).key, L.regionOf(op.outputs[0]).key];
   const base = { op: op.name, geometry, inC, outC };
+  // Stride 1: dx is a conv over dy (outC → inC channels, dx's extent) with the flipped filter, which
+  // the kernel rebuilds each run — Winograd (its transform at run time) where the cost rule picks it.
+  const transposed = { ...geometry, inH: geometry.outH, inW: geometry.outW, outH: geometry.inH, outW: geometry.inW };
+  const winograd = input && geometry.sH === 1 && geometry.sW === 1 ? L.W.planConvFilter(transposed, outC, inC, undefined, "variable").winograd : undefined;
   return kernel([aKey, dyKey], [outKey], (at) =>
     input
-      ? { kind: "conv2d-backprop-input", ...base, w: at(aKey), dy: at(dyKey), dx: at(outKey) }
+      ? { kind: "conv2d-backprop-input", ...base, w: at(aKey), dy: at(dyKey), dx: at(outKey), ...(winograd ? { winograd } : {}) }
       : { kind: "conv2d-backprop-filter", ...base, x: at(aKey), dy: at(dyKey), dw: at(outKey) },
   );
 }
