@@ -15,30 +15,24 @@
  * no value is refused (freeze the graph, or pass its value). Shapes are fixed at compile time as
  * for the js target (`inputs: { x: [8, 784] }`; unknown dimensions are taken as 1 otherwise).
  */
-import { failedPrecondition, invalidArgument } from "../ir/diagnostics";
-import { Graph, type Operation, type Tensor } from "../ir/graph";
+import { invalidArgument } from "../ir/diagnostics";
+import type { Graph } from "../ir/graph";
 import type { GraphDef } from "../ir/graphdef/model";
-import { importGraphDef } from "../ir/graphdef/read";
 import { NDArray } from "../ir/ndarray";
 import { isFullyDefined } from "../ir/shape";
 import type { ModuleIO } from "../codegen/js/module";
 import { planDispatches } from "../codegen/wgsl/plan";
 import { programSource, shaderFiles, toProgramPlan, type ProgramPlan } from "../codegen/wgsl/program";
 import { instantiateLoader, type GpuProgram, type HostValue } from "../codegen/wgsl/loader";
-import { keyFeeds, staticShape } from "./compile";
-import { normalizeFeeds, resolveTensorName, type FeedDict } from "./runtime/feeds";
-import { planRun } from "./runtime/plan";
+import { compileEndpoints, inputShapes, keyFeeds, variableValuesFor, type EndpointOptions, type VariableSource } from "./compile-endpoints";
+import { normalizeFeeds, type FeedDict } from "./runtime/feeds";
 import { variableUse } from "./runtime/webgpu-backend";
 import { acquireDevice, toOpError } from "./runtime/webgpu-device";
 
-export interface WgslCompileOptions {
-  /** Output names ("logits", "logits:0"); an op without outputs (a train op) is run, not fetched. */
-  outputs: string | readonly string[];
+export interface WgslCompileOptions extends EndpointOptions {
   target: "wgsl";
-  /** Input names (default: the placeholders the outputs need), or names with their concrete shapes. */
-  inputs?: readonly string[] | Readonly<Record<string, readonly number[]>>;
   /** Values of the graph's variables: a Session (its variableValues) or a map by variable name. */
-  variables?: ReadonlyMap<string, NDArray> | { readonly variableValues: ReadonlyMap<string, NDArray> };
+  variables?: VariableSource;
 }
 
 export interface CompiledWgslModel {
@@ -64,46 +58,13 @@ export interface CompiledWgslModel {
 const toNDArray = (v: HostValue): NDArray => new NDArray(v.dtype, v.shape, v.data);
 
 export function compileWgsl(source: Graph | GraphDef | string, options: WgslCompileOptions): CompiledWgslModel {
-  const graph = source instanceof Graph ? source : importGraphDef(source);
-  const outputNames = typeof options.outputs === "string" ? [options.outputs] : [...options.outputs];
-  if (outputNames.length === 0)
-    throw invalidArgument({ code: "no-outputs", message: "tf.compile needs at least one output", fix: 'pass outputs: ["logits"]' });
-  const runOps: Operation[] = [];
-  const outputs: { name: string; tensor: Tensor }[] = [];
-  for (const name of outputNames) {
-    const op = !name.includes(":") && graph.hasOperation(name) ? graph.getOperationByName(name) : null;
-    if (op && op.outputs.length === 0) runOps.push(op);
-    else outputs.push({ name, tensor: resolveTensorName(graph, name, "output") });
-  }
-
-  const given = options.inputs;
-  const givenShapes = given && !Array.isArray(given) ? (given as Readonly<Record<string, readonly number[]>>) : undefined;
-  const inputNames = given ? (Array.isArray(given) ? [...given] : Object.keys(given)) : null;
-  const wanted = [...new Set([...outputs.map((o) => o.tensor.op), ...runOps])];
-  const inputs: { name: string; tensor: Tensor }[] = inputNames
-    ? inputNames.map((name) => ({ name, tensor: resolveTensorName(graph, name, "input") }))
-    : planRun(wanted, new Set())
-        .filter((op) => op.type === "Placeholder")
-        .map((op) => ({ name: op.name, tensor: op.outputs[0] }));
-  const fedNames = new Set(inputs.map((i) => i.tensor.name));
-  const order = planRun(
-    wanted.filter((op) => !outputs.some((o) => o.tensor.op === op && fedNames.has(o.tensor.name))),
-    fedNames,
-  );
+  const { graph, outputNames, outputs, inputs, givenShapes, fedNames, order, fetches } = compileEndpoints(source, options);
 
   // Variables: the values given, copied now; every variable the program reads needs one.
-  const varSource = options.variables;
-  const values = varSource ? ("variableValues" in varSource ? varSource.variableValues : (varSource as ReadonlyMap<string, NDArray>)) : new Map<string, NDArray>();
   const { reads, written } = variableUse(order);
-  const variableValues = new Map<string, NDArray>();
-  for (const name of new Set([...reads, ...written])) {
-    const v = values.get(name);
-    if (v) variableValues.set(name, new NDArray(v.dtype, [...v.shape], v.data.slice()));
-    else if (reads.has(name)) throw unvalued(name, varSource !== undefined);
-  }
+  const variableValues = variableValuesFor(options.variables, reads, written);
 
-  const shapes = inputs.map(({ name, tensor }) => staticShape(name, tensor, givenShapes?.[name]));
-  const fetches = [...new Set(outputs.map((o) => o.tensor).filter((t) => !fedNames.has(t.name)))];
+  const shapes = inputShapes({ inputs, givenShapes });
   const plan = planDispatches({
     order,
     fed: new Map(inputs.map((input, i) => [input.tensor.name, { tensor: input.tensor, dtype: input.tensor.dtype, shape: shapes[i] }])),
@@ -173,15 +134,4 @@ export function compileWgsl(source: Graph | GraphDef | string, options: WgslComp
       program = null;
     },
   };
-}
-
-function unvalued(name: string, given: boolean): Error {
-  return failedPrecondition({
-    code: "unfrozen-variable",
-    node: name,
-    message: `the program reads variable \`${name}\`, which has no value${given ? " among the variables given" : ""}`,
-    expected: "a value for every variable the outputs read",
-    received: `variable \`${name}\` without a value`,
-    fix: 'pass the values (variables: sess), or freeze first: tf.graphUtil.convertVariablesToConstants(sess, graph.asGraphDef(), ["<output>"])',
-  });
 }

@@ -13,13 +13,13 @@ import { Graph, Operation, type Tensor } from "../ir/graph";
 import type { GraphDef } from "../ir/graphdef/model";
 import { importGraphDef } from "../ir/graphdef/read";
 import type { NDArray } from "../ir/ndarray";
-import { formatShape } from "../ir/shape";
 import { compileProgram } from "../codegen/js/program";
 import { moduleSource, type ModuleIO } from "../codegen/js/module";
 import { DEAD } from "./runtime/interpreter";
 import { JsBackend } from "./runtime/js-backend";
 import { normalizeFeeds, resolveTensorName, type FeedDict } from "./runtime/feeds";
 import { planRun } from "./runtime/plan";
+import { compileInputs, inputShapes, keyFeeds } from "./compile-endpoints";
 import { compileWgsl, type CompiledWgslModel, type WgslCompileOptions } from "./compile-wgsl";
 import { compileWasm, type CompiledWasmModel, type WasmCompileOptions } from "./compile-wasm";
 
@@ -69,20 +69,12 @@ export function compile(
   const outputs = outputNames.map((name) => resolveTensorName(graph, name, "output"));
 
   // Inputs: given names, or the placeholders the outputs need.
-  const given = options.inputs;
-  const givenShapes = given && !Array.isArray(given) ? (given as Readonly<Record<string, readonly number[]>>) : undefined;
-  const inputNames = given ? (Array.isArray(given) ? [...given] : Object.keys(given)) : null;
-  const inputs: { name: string; tensor: Tensor }[] = inputNames
-    ? inputNames.map((name) => ({ name, tensor: resolveTensorName(graph, name, "input") }))
-    : planRun([...new Set(outputs.map((t) => t.op))], new Set())
-        .filter((op) => op.type === "Placeholder")
-        .map((op) => ({ name: op.name, tensor: op.outputs[0] }));
-  const fedNames = new Set(inputs.map((i) => i.tensor.name));
+  const { inputs, givenShapes, fedNames } = compileInputs(graph, options.inputs, [...new Set(outputs.map((t) => t.op))]);
   const order = planRun([...new Set(outputs.map((t) => t.op))].filter((op) => !outputs.some((t) => t.op === op && fedNames.has(t.name))), fedNames);
   const variable = order.find((op) => op.type === "VariableV2") ?? order.flatMap((op) => op.inputs.map((t) => t.op)).find((op) => op.type === "VariableV2");
   if (variable) throw unfrozen(variable);
 
-  const shapes = inputs.map(({ name, tensor }) => staticShape(name, tensor, givenShapes?.[name]));
+  const shapes = inputShapes({ inputs, givenShapes });
   const io = (name: string, t: Tensor, shape: number[]): ModuleIO => ({ name, dtype: t.dtype, shape });
   const moduleInputs = inputs.map((input, i) => io(input.name, input.tensor, shapes[i]));
   let cachedSource: string | null = null;
@@ -147,38 +139,4 @@ function unfrozen(variable: Operation): Error {
     received: `variable \`${variable.name}\``,
     fix: 'freeze it first: tf.graphUtil.convertVariablesToConstants(sess, graph.asGraphDef(), ["<output>"])',
   });
-}
-
-/** The input's concrete shape: given, else declared, with unknown dims taken as 1. */
-export function staticShape(name: string, t: Tensor, given: readonly number[] | undefined): number[] {
-  if (given) {
-    const declared = t.shape;
-    if (declared && (declared.length !== given.length || declared.some((d, i) => d !== null && d !== given[i])))
-      throw invalidArgument({
-        code: "bad-input-shape",
-        node: t.name,
-        message: `the shape given for input \`${name}\` does not fit its declared shape`,
-        expected: formatShape(declared),
-        received: formatShape([...given]),
-        fix: "give a shape that fills in the unknown dimensions only",
-      });
-    return [...given];
-  }
-  if (t.shape === null)
-    throw invalidArgument({
-      code: "unknown-rank",
-      node: t.name,
-      message: `input \`${name}\` has an unknown rank`,
-      expected: "a placeholder with a shape",
-      received: "shape <unknown>",
-      fix: `give its shape: inputs: { ${JSON.stringify(name)}: [...] }`,
-    });
-  return t.shape.map((d) => d ?? 1);
-}
-
-/** Feeds keyed by input name (or any tensor name the session accepts). */
-export function keyFeeds(feeds: FeedDict, inputs: { name: string; tensor: Tensor }[]): FeedDict {
-  if (feeds instanceof Map) return feeds;
-  const byName = new Map(inputs.map((i) => [i.name, i.tensor.name]));
-  return Object.fromEntries(Object.entries(feeds).map(([k, v]) => [byName.get(k) ?? k, v]));
 }
