@@ -17,6 +17,33 @@ export interface ModuleIO {
   shape: number[];
 }
 
+/**
+ * The emitted modules' feed conversion (JS source; the wasm target's module uses it too):
+ * `toArray(input, value)` takes a typed array, nested arrays or `{ shape, data }` for one of the
+ * module's `INPUTS` and gives its typed array (`ARRAYS` by dtype), with an error naming the input
+ * when the shape or size does not fit.
+ */
+export const FEED_CONVERSION = `function flatten(value, out) {
+  if (Array.isArray(value)) for (const v of value) flatten(v, out);
+  else out.push(typeof value === "boolean" ? (value ? 1 : 0) : value);
+  return out;
+}
+
+function toArray(input, value) {
+  const size = input.shape.reduce((a, b) => a * b, 1);
+  const Type = ARRAYS[input.dtype];
+  let data;
+  if (value !== null && typeof value === "object" && !Array.isArray(value) && !ArrayBuffer.isView(value) && "data" in value) {
+    if (value.shape && value.shape.join() !== input.shape.join())
+      throw new Error(\`input "\${input.name}": expected shape [\${input.shape}], received [\${value.shape}]; compile with inputs: { "\${input.name}": [\${value.shape}] } for this shape\`);
+    data = value.data;
+  } else if (ArrayBuffer.isView(value)) data = value;
+  else data = flatten(value, []);
+  if (data.length !== size)
+    throw new Error(\`input "\${input.name}": expected \${size} elements (shape [\${input.shape}]), received \${data.length}; compile with inputs: { "\${input.name}": [...] } for another shape\`);
+  return data instanceof Type ? data : Type.from(data);
+}`;
+
 const PLACEHOLDER = "\u0000received\u0000";
 
 function base64(a: NDArray): string {
@@ -67,26 +94,7 @@ const program = (function (${PARAMS.join(", ")}) {
 ${program.body}
 })(C, [], noVariables, noVariables, noVariables, E, mk, DEAD);
 
-function flatten(value, out) {
-  if (Array.isArray(value)) for (const v of value) flatten(v, out);
-  else out.push(typeof value === "boolean" ? (value ? 1 : 0) : value);
-  return out;
-}
-
-function toArray(input, value) {
-  const size = input.shape.reduce((a, b) => a * b, 1);
-  const Type = ARRAYS[input.dtype];
-  let data;
-  if (value !== null && typeof value === "object" && !Array.isArray(value) && !ArrayBuffer.isView(value) && "data" in value) {
-    if (value.shape && value.shape.join() !== input.shape.join())
-      throw new Error(\`input "\${input.name}": expected shape [\${input.shape}], received [\${value.shape}]; compile with inputs: { "\${input.name}": [\${value.shape}] } for this shape\`);
-    data = value.data;
-  } else if (ArrayBuffer.isView(value)) data = value;
-  else data = flatten(value, []);
-  if (data.length !== size)
-    throw new Error(\`input "\${input.name}": expected \${size} elements (shape [\${input.shape}]), received \${data.length}; compile with inputs: { "\${input.name}": [...] } for another shape\`);
-  return data instanceof Type ? data : Type.from(data);
-}
+${FEED_CONVERSION}
 
 /** Runs the program synchronously: feeds by input name, results by output name. */
 export function runSync(feeds) {

@@ -10,15 +10,12 @@
  */
 import { formatDiagnostic, UnimplementedError } from "../../../ir/diagnostics";
 import { PARAMS, type CompiledProgram } from "../../../codegen/js/program";
-import type { DType, TypedArray } from "../../../ir/dtype";
+import { FEED_CONVERSION, type ModuleIO } from "../../../codegen/js/module";
+import type { TypedArray } from "../../../ir/dtype";
 import type { BuiltProgram } from "./program";
 import type { Operand, Region, WasmStep } from "./steps";
 
-export interface ModuleIO {
-  name: string;
-  dtype: DType;
-  shape: number[];
-}
+export type { ModuleIO };
 
 export interface ModuleSpec {
   /** The program's feeds in feed-index order, and its fetches in slot order, by user name. */
@@ -199,26 +196,7 @@ ${code.join("\n")}
   return R;
 }
 
-function flatten(value, out) {
-  if (Array.isArray(value)) for (const v of value) flatten(v, out);
-  else out.push(typeof value === "boolean" ? (value ? 1 : 0) : value);
-  return out;
-}
-
-function toArray(input, value) {
-  const size = input.shape.reduce((a, b) => a * b, 1);
-  const Type = ARRAYS[input.dtype];
-  let data;
-  if (value !== null && typeof value === "object" && !Array.isArray(value) && !ArrayBuffer.isView(value) && "data" in value) {
-    if (value.shape && value.shape.join() !== input.shape.join())
-      throw new Error(\`input "\${input.name}": expected shape [\${input.shape}], received [\${value.shape}]; compile with inputs: { "\${input.name}": [\${value.shape}] } for this shape\`);
-    data = value.data;
-  } else if (ArrayBuffer.isView(value)) data = value;
-  else data = flatten(value, []);
-  if (data.length !== size)
-    throw new Error(\`input "\${input.name}": expected \${size} elements (shape [\${input.shape}]), received \${data.length}; compile with inputs: { "\${input.name}": [...] } for another shape\`);
-  return data instanceof Type ? data : Type.from(data);
-}
+${FEED_CONVERSION}
 
 /** Runs the program synchronously: feeds by input name, results by output name. */
 export function runSync(feeds = {}) {
