@@ -12,9 +12,8 @@ import { InternalError, invalidArgument, OpError } from "../../ir/diagnostics";
 import type { Operation, Tensor } from "../../ir/graph";
 import { NDArray } from "../../ir/ndarray";
 import { getOpDef, type KernelContext } from "../../ir/registry";
-import { uninitialized } from "../../ir/ops/state";
 import { compileProgram, PARAMS, type CompiledProgram } from "../../codegen/js/program";
-import { interpreterFallback, planInput } from "./plan-input";
+import { interpreterFallback, planInput, uninitializedError } from "./plan-input";
 import { DEAD, execute, slotFor, type ExecuteOptions, type RuntimeState, type Value } from "./interpreter";
 import { isRefInput } from "./plan";
 
@@ -144,7 +143,7 @@ export class JsBackend {
     const a = program.analysis;
     const names = a.variables.map((v) => v.name);
     const dtypes = a.variables.map((v) => v.outputs[0].dtype);
-    const missing = (k: number, node: number) => this.uninitializedError(order, names[k], program.nodes[node]);
+    const missing = (k: number, node: number) => uninitializedError(order, this.state.variables, names[k], program.nodes[node]);
     const V = (k: number, node: number) => {
       const current = state.variables.get(names[k]);
       if (!current) throw missing(k, node);
@@ -203,7 +202,7 @@ export class JsBackend {
       try {
         outputs = def.kernel(inputs, op.attrs, ctx);
       } catch (e) {
-        if (e instanceof OpError && e.errorCode === "uninitialized-variable") throw this.uninitializedError(order, "", op.name, e);
+        if (e instanceof OpError && e.errorCode === "uninitialized-variable") throw uninitializedError(order, this.state.variables, "", op.name, e);
         if (e instanceof OpError) throw e;
         throw new InternalError({ code: "kernel-failed", node: op.name, message: `the ${op.type} kernel failed: ${e instanceof Error ? e.message : String(e)}` });
       }
@@ -214,28 +213,6 @@ export class JsBackend {
         return o.data;
       });
     };
-  }
-
-  /** The interpreter's uninitialized-variable error: every variable the run would read uninitialized. */
-  private uninitializedError(order: readonly Operation[], name: string, reader: string, first?: OpError): OpError {
-    const assigned = new Set<string>();
-    const used = new Set<string>();
-    for (const op of order) {
-      if (op.type === "VariableV2") used.add(op.name);
-      op.inputs.forEach((t, i) => {
-        if (!isRefInput(op, i)) return;
-        if (op.type === "Assign") assigned.add(t.op.name);
-        else used.add(t.op.name);
-      });
-    }
-    const missing = [...used].filter((v) => !this.state.variables.has(v) && !assigned.has(v));
-    const single = first ?? (uninitialized(name, reader) as OpError);
-    if (missing.length <= 1) return single;
-    const e = uninitialized(missing[0], reader) as OpError;
-    return new (e.constructor as new (d: OpError["diagnostic"]) => OpError)({
-      ...e.diagnostic,
-      message: `attempting to use ${missing.length} uninitialized variables: ${missing.map((m) => `\`${m}\``).join(", ")}`,
-    });
   }
 
   /**

@@ -4,6 +4,8 @@
  */
 import type { Operation, Tensor } from "../../ir/graph";
 import { InternalError, OpError } from "../../ir/diagnostics";
+import { uninitialized } from "../../ir/ops/state";
+import { isRefInput } from "./plan";
 import type { NDArray } from "../../ir/ndarray";
 import { isFullyDefined } from "../../ir/shape";
 import type { PlanInput } from "../../codegen/js/analysis";
@@ -31,4 +33,30 @@ export function planInput(state: RuntimeState, order: readonly Operation[], fed:
  */
 export function interpreterFallback(e: unknown): string | null {
   return e instanceof Unresolved || (e instanceof OpError && !(e instanceof InternalError)) ? e.message : null;
+}
+
+/**
+ * The interpreter's uninitialized-variable error for a compiled run of `order`: every variable
+ * the run would read while `variables` lacks it (one: `first`, or the error for `name` read by
+ * `reader`; several: one error listing them all).
+ */
+export function uninitializedError(order: readonly Operation[], variables: RuntimeState["variables"], name: string, reader: string, first?: OpError): OpError {
+  const assigned = new Set<string>();
+  const used = new Set<string>();
+  for (const op of order) {
+    if (op.type === "VariableV2") used.add(op.name);
+    op.inputs.forEach((t, i) => {
+      if (!isRefInput(op, i)) return;
+      if (op.type === "Assign") assigned.add(t.op.name);
+      else used.add(t.op.name);
+    });
+  }
+  const missing = [...used].filter((v) => !variables.has(v) && !assigned.has(v));
+  const single = first ?? (uninitialized(name, reader) as OpError);
+  if (missing.length <= 1) return single;
+  const e = uninitialized(missing[0], reader) as OpError;
+  return new (e.constructor as new (d: OpError["diagnostic"]) => OpError)({
+    ...e.diagnostic,
+    message: `attempting to use ${missing.length} uninitialized variables: ${missing.map((m) => `\`${m}\``).join(", ")}`,
+  });
 }

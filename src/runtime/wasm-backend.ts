@@ -16,16 +16,13 @@
  * replaced by copies, so nothing outside ever holds an array the next run overwrites.
  * Fed arrays and restored values are copied, never written.
  */
-import { OpError, type Diagnostic } from "../../ir/diagnostics";
 import { availableParallelism } from "node:os";
 import type { TypedArray } from "../../ir/dtype";
 import type { Operation, Tensor } from "../../ir/graph";
 import { NDArray } from "../../ir/ndarray";
-import { uninitialized } from "../../ir/ops/state";
 import { analyze, type Analysis } from "../../codegen/js/analysis";
-import { interpreterFallback, planInput } from "./plan-input";
+import { interpreterFallback, planInput, uninitializedError } from "./plan-input";
 import { DEAD, execute, type ExecuteOptions, type RuntimeState, type Value } from "./interpreter";
-import { isRefInput } from "./plan";
 import { JsBackend } from "./js-backend";
 import { createExecutor } from "./wasm/executor";
 import { jsKernelsOf } from "./wasm/js-kernel";
@@ -212,32 +209,10 @@ export class WasmBackend {
       state: this.state,
       mine: this.mine,
       order,
-      uninitializedError: (name, reader, first) => this.uninitializedError(order, name, reader, first),
+      uninitializedError: (name, reader, first) => uninitializedError(order, this.state.variables, name, reader, first),
       pool: this.threads > 1 ? threadPool(this.threads - 1) : null,
     });
     return { ...executor, built, analysis, fallbacks, jsOps, fetches };
-  }
-
-  /** The interpreter's uninitialized-variable error: every variable the run would read uninitialized. */
-  private uninitializedError(order: readonly Operation[], name: string, reader: string, first?: OpError): OpError {
-    const assigned = new Set<string>();
-    const used = new Set<string>();
-    for (const op of order) {
-      if (op.type === "VariableV2") used.add(op.name);
-      op.inputs.forEach((t, i) => {
-        if (!isRefInput(op, i)) return;
-        if (op.type === "Assign") assigned.add(t.op.name);
-        else used.add(t.op.name);
-      });
-    }
-    const missing = [...used].filter((v) => !this.state.variables.has(v) && !assigned.has(v));
-    const single = first ?? (uninitialized(name, reader) as OpError);
-    if (missing.length <= 1) return single;
-    const e = uninitialized(missing[0], reader) as OpError;
-    return new (e.constructor as new (d: Diagnostic) => OpError)({
-      ...e.diagnostic,
-      message: `attempting to use ${missing.length} uninitialized variables: ${missing.map((m) => `\`${m}\``).join(", ")}`,
-    });
   }
 }
 
