@@ -9,9 +9,10 @@
  *   AvgPoolGrad: share = dy / count in f64, dx = f32(dx + share), as the reference's JS numbers.
  */
 import type { Geometry } from "../../ir/ops/pool";
-import { binaryen, type Expr } from "./binaryen";
+import type { Expr } from "./binaryen";
 import { demoteHalves, promoteHalf } from "./f64-lanes";
 import type { FunctionBuilder } from "./function-builder";
+import { clippedWindow } from "./window";
 
 export interface PoolGradKernel {
   kind: "pool-grad";
@@ -45,10 +46,6 @@ export function emitPoolGrad(fb: FunctionBuilder, p: PoolGradKernel): Expr[] {
   const a = Array.from({ length: BLOCK }, () => fb.v128Local());
   const b = Array.from({ length: BLOCK }, () => fb.v128Local());
   const [xv, mask, cell, divisor] = [fb.v128Local(), fb.v128Local(), fb.v128Local(), fb.v128Local()];
-  const clamp = (v: Expr, lo: number, hi: number) => {
-    const s = fb.i32Local();
-    return m.block(null, [fb.set(s, v), m.select(i32.lt_s(fb.get(s), fb.i32(lo)), fb.i32(lo), m.select(i32.gt_s(fb.get(s), fb.i32(hi)), fb.i32(hi), fb.get(s)))], binaryen.i32);
-  };
   const lanesOf = (v: number) => Math.min(4, C - 4 * v);
   /** Every cell of the window: `perCell` with px at the cell (bytes from the tensor's start). */
   const cells = (perCell: Expr[]): Expr =>
@@ -109,13 +106,11 @@ export function emitPoolGrad(fb: FunctionBuilder, p: PoolGradKernel): Expr[] {
     fb.forRange(g.outH, (ohh) => [
       fb.set(oh, fb.get(ohh)),
       fb.set(t, i32.sub(i32.mul(fb.get(oh), fb.i32(g.sH)), fb.i32(g.padTop))),
-      fb.set(h0, clamp(fb.get(t), 0, g.inH)),
-      fb.set(h1, clamp(i32.add(fb.get(t), fb.i32(g.kH)), 0, g.inH)),
+      ...clippedWindow(fb, t, g.kH, g.inH, h0, h1),
       fb.forRange(g.outW, (oww) => [
         fb.set(ow, fb.get(oww)),
         fb.set(t, i32.sub(i32.mul(fb.get(ow), fb.i32(g.sW)), fb.i32(g.padLeft))),
-        fb.set(w0, clamp(fb.get(t), 0, g.inW)),
-        fb.set(w1, clamp(i32.add(fb.get(t), fb.i32(g.kW)), 0, g.inW)),
+        ...clippedWindow(fb, t, g.kW, g.inW, w0, w1),
         fb.set(count, i32.mul(i32.sub(fb.get(h1), fb.get(h0)), i32.sub(fb.get(w1), fb.get(w0)))),
         ...(max
           ? [fb.set(first, i32.add(fb.get(rowPtr), i32.mul(i32.add(i32.mul(fb.get(h0), fb.i32(g.inW)), fb.get(w0)), fb.i32(pixel))))]

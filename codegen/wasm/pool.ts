@@ -5,8 +5,9 @@
  * in the reference's `x > best` scan, starting from the window's first cell.
  */
 import type { Geometry } from "../../ir/ops/pool";
-import { binaryen, type Expr } from "./binaryen";
+import type { Expr } from "./binaryen";
 import type { FunctionBuilder } from "./function-builder";
+import { clippedWindow } from "./window";
 import { splatConst } from "./simd-ops";
 
 export interface PoolKernel {
@@ -33,10 +34,6 @@ export function emitPool(fb: FunctionBuilder, p: PoolKernel): Expr[] {
   const [n, oh, ow, h0, h1, w0, w1, t, rowPtr, px, yp, count] = Array.from({ length: 12 }, () => fb.i32Local());
   const acc = Array.from({ length: BLOCK }, () => fb.v128Local());
   const scale = fb.v128Local();
-  const clamp = (v: Expr, lo: number, hi: number) => {
-    const s = fb.i32Local();
-    return m.block(null, [fb.set(s, v), m.select(i32.lt_s(fb.get(s), fb.i32(lo)), fb.i32(lo), m.select(i32.gt_s(fb.get(s), fb.i32(hi)), fb.i32(hi), fb.get(s)))], binaryen.i32);
-  };
 
   const block = (v0: number, count_: number): Expr[] => {
     const first = fb.i32Local();
@@ -69,13 +66,11 @@ export function emitPool(fb: FunctionBuilder, p: PoolKernel): Expr[] {
     fb.forRange(g.outH, (ohh) => [
       fb.set(oh, fb.get(ohh)),
       fb.set(t, i32.sub(i32.mul(fb.get(oh), fb.i32(g.sH)), fb.i32(g.padTop))),
-      fb.set(h0, clamp(fb.get(t), 0, g.inH)),
-      fb.set(h1, clamp(i32.add(fb.get(t), fb.i32(g.kH)), 0, g.inH)),
+      ...clippedWindow(fb, t, g.kH, g.inH, h0, h1),
       fb.forRange(g.outW, (oww) => [
         fb.set(ow, fb.get(oww)),
         fb.set(t, i32.sub(i32.mul(fb.get(ow), fb.i32(g.sW)), fb.i32(g.padLeft))),
-        fb.set(w0, clamp(fb.get(t), 0, g.inW)),
-        fb.set(w1, clamp(i32.add(fb.get(t), fb.i32(g.kW)), 0, g.inW)),
+        ...clippedWindow(fb, t, g.kW, g.inW, w0, w1),
         fb.set(count, i32.mul(i32.sub(fb.get(h1), fb.get(h0)), i32.sub(fb.get(w1), fb.get(w0)))),
         ...(max ? [] : [fb.set(scale, m.f32x4.splat(m.f32.convert_s.i32(fb.get(count))))]),
         fb.set(yp, i32.mul(i32.add(i32.mul(i32.add(i32.mul(fb.get(n), fb.i32(g.outH)), fb.get(oh)), fb.i32(g.outW)), fb.get(ow)), fb.i32(C * 4))),

@@ -6,7 +6,7 @@
  * last window.
  */
 import { elementStrides, windowedOutput, type Geometry, type Padding } from "../../ir/ops/pool";
-import type { Expr } from "./binaryen";
+import { binaryen, type Expr } from "./binaryen";
 import type { FunctionBuilder } from "./function-builder";
 
 /** Geometry of a window over an NHWC input `x` (shape [n, h, w, c]). */
@@ -57,4 +57,19 @@ export function emitPadCopy(fb: FunctionBuilder, g: Geometry, channels: number, 
   const row = [m.memory.copy(fb.get(d), fb.get(s), fb.i32(rowBytes)), ...fb.bump(s, rowBytes), ...fb.bump(d, wp * channels * 4)];
   code.push(fb.repeat(g.batch, [fb.repeat(g.inH, row), ...fb.bump(d, (hp - g.inH) * wp * channels * 4)]));
   return code;
+}
+
+/**
+ * The part of a pooling window inside the input along one axis: `lo` and `hi` set to the window
+ * start (the i32 local `start`, which may lie in the padding) and start + `size`, each clamped
+ * to 0..`extent`.
+ */
+export function clippedWindow(fb: FunctionBuilder, start: number, size: number, extent: number, lo: number, hi: number): Expr[] {
+  const m = fb.m;
+  const i32 = m.i32;
+  const clamp = (v: Expr) => {
+    const s = fb.i32Local();
+    return m.block(null, [fb.set(s, v), m.select(i32.lt_s(fb.get(s), fb.i32(0)), fb.i32(0), m.select(i32.gt_s(fb.get(s), fb.i32(extent)), fb.i32(extent), fb.get(s)))], binaryen.i32);
+  };
+  return [fb.set(lo, clamp(fb.get(start))), fb.set(hi, clamp(i32.add(fb.get(start), fb.i32(size))))];
 }
