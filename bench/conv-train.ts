@@ -19,7 +19,7 @@ import * as tf from "foldflow";
 import { openSession, reason } from "./foldflow";
 import { type Case, type Measurement, single, unavailable } from "./harness";
 import { relativeDifference, tfc, uniform, useTfjs, type TfjsBackend } from "./peers";
-import { tfjsTrainerOf, tfjsVariables, type StepResult, type Trainer } from "./trainer";
+import { foldflowTrainerOf, tfjsTrainerOf, tfjsVariables, type StepResult, type Trainer } from "./trainer";
 
 export const CONV_TRAIN_BENCH = "(4) conv net training step, batch 8, 32×32×3";
 const CHANNELS = [3, 16, 16, 32, 32, 64, 64];
@@ -74,22 +74,7 @@ async function foldflowTrainer(backend: "js" | "wasm", initial: ReadonlyMap<stri
   const sess = opened;
   const feeds = () => new Map<tf.Tensor, tf.NDArray>([[model.x, tf.ndarray(batch.x, SHAPE)], [model.y, tf.ndarray(batch.y, [SHAPE[0]], "int32")]]);
   const stepOnce = () => sess.runSync([model.loss, model.train], feeds())[0].scalar();
-  try {
-    await sess.run(model.init);
-    await sess.run([model.loss, model.train], feeds());
-  } catch (e) {
-    return `first run failed: ${reason(e)}`;
-  }
-  return {
-    impl: `foldflow ${backend}`,
-    step: stepOnce,
-    checkSteps: () => {
-      for (const [name, value] of initial) sess.setVariableValue(name, tf.ndarray(Float32Array.from(value.data), value.shape));
-      let loss = NaN;
-      for (let i = 0; i < CHECK_STEPS; i++) loss = stepOnce();
-      return { loss, variables: new Map([...sess.variableValues].map(([name, v]) => [name, Float32Array.from(v.data)])) };
-    },
-  };
+  return foldflowTrainerOf(backend, sess, model.init, () => sess.run([model.loss, model.train], feeds()), stepOnce, initial, CHECK_STEPS);
 }
 
 function tfjsTrainer(backend: TfjsBackend, initial: ReadonlyMap<string, tf.NDArray>, batch: Batch): Trainer {

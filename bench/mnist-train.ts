@@ -11,10 +11,10 @@
 import * as tf from "foldflow";
 import { buildModel, type Model } from "../examples/mnist-batchnorm";
 import { loadMnist } from "../examples/mnist-data";
-import { FOLDFLOW_BACKENDS, openSession, reason } from "./foldflow";
+import { FOLDFLOW_BACKENDS, openSession } from "./foldflow";
 import { type Case, type Measurement, unavailable } from "./harness";
 import { relativeDifference, tfc, useTfjs, type TfjsBackend } from "./peers";
-import { tfjsTrainerOf, tfjsVariables, type StepResult, type Trainer } from "./trainer";
+import { foldflowTrainerOf, tfjsTrainerOf, tfjsVariables, type StepResult, type Trainer } from "./trainer";
 
 export const MNIST_BENCH = "(1) MNIST training step, batch 100";
 const BATCH = 100;
@@ -41,25 +41,7 @@ async function foldflowTrainer(backend: (typeof FOLDFLOW_BACKENDS)[number], init
       [m.phase, true],
     ]);
   const stepOnce = () => sess.runSync([model.loss, model.trainOp], feeds(model))[0].scalar();
-  try {
-    // The first run awaited: the wasm backend loads its code generator then.
-    await sess.run(model.init);
-    await sess.run([model.loss, model.trainOp], feeds(model));
-  } catch (e) {
-    return `first run failed: ${reason(e)}`;
-  }
-  return {
-    impl: `foldflow ${backend}`,
-    step: stepOnce,
-    checkSteps: () => {
-      // Running the initializers again would draw new values: set the initial ones.
-      for (const [name, value] of initial) sess.setVariableValue(name, tf.ndarray(Float32Array.from(value.data), value.shape));
-      let loss = NaN;
-      for (let i = 0; i < CHECK_STEPS; i++) loss = stepOnce();
-      const variables = new Map([...sess.variableValues].map(([name, v]) => [name, Float32Array.from(v.data)]));
-      return { loss, variables };
-    },
-  };
+  return foldflowTrainerOf(backend, sess, model.init, () => sess.run([model.loss, model.trainOp], feeds(model)), stepOnce, initial, CHECK_STEPS);
 }
 
 const LAYERS = ["layer1", "layer2"];

@@ -3,7 +3,9 @@
  * sanity steps from the initial values) and the tfjs side's variables made from foldflow's
  * initial values, with the wrapper that resets them for the sanity steps.
  */
+import { ndarray } from "foldflow";
 import type * as tf from "foldflow";
+import { reason } from "./foldflow";
 import { tfc, useTfjs, type TfjsBackend } from "./peers";
 
 /** What the sanity steps leave behind: the loss and every variable, by foldflow's variable name. */
@@ -49,5 +51,37 @@ export function tfjsTrainerOf(backend: TfjsBackend, initial: ReadonlyMap<string,
       return { loss, variables: new Map([...vars].map(([name, variable]) => [name, Float32Array.from(variable.dataSync())])) };
     },
     before: () => useTfjs(backend),
+  };
+}
+
+/**
+ * The foldflow trainer around `step` on `sess`: the first step is awaited (the wasm backend's
+ * code generator loads then; a failure is the reason returned), and its sanity steps start again
+ * from the initial values (running the initializers again would draw new ones).
+ */
+export async function foldflowTrainerOf(
+  backend: string,
+  sess: tf.Session,
+  init: tf.Operation,
+  first: () => Promise<unknown>,
+  step: () => number,
+  initial: ReadonlyMap<string, tf.NDArray>,
+  checkSteps: number,
+): Promise<Trainer | string> {
+  try {
+    await sess.run(init);
+    await first();
+  } catch (e) {
+    return `first run failed: ${reason(e)}`;
+  }
+  return {
+    impl: `foldflow ${backend}`,
+    step,
+    checkSteps: () => {
+      for (const [name, value] of initial) sess.setVariableValue(name, ndarray(Float32Array.from(value.data), value.shape));
+      let loss = NaN;
+      for (let i = 0; i < checkSteps; i++) loss = step();
+      return { loss, variables: new Map([...sess.variableValues].map(([name, v]) => [name, Float32Array.from(v.data)])) };
+    },
   };
 }
